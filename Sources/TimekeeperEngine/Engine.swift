@@ -1,0 +1,298 @@
+internal import SwiftProtobuf
+package import Logging
+internal import Synchronization
+internal import TemporalAPI
+
+/// The one owner of the engine's state: serialises every transition of `EngineCore`, keeps the callers
+/// that are waiting (long polls, history waits, test-client sleeps), resumes them as the core's effects
+/// say, and runs the clock (`runClock`) so that timetable entries fire when wall time reaches them.
+package final class Engine: Sendable {
+    private struct State {
+        var core: EngineCore
+        var workflowPollers: [PollerID: CheckedContinuation<Result<PollWorkflowTaskResponse?, EngineError>, Never>] = [:]
+        /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
+        var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
+        var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
+        var nextID: UInt64 = 1
+        /// Wall time the clock task sleeps until (`nil`: until signalled).
+        var clockTarget: Instant?
+        var clockWaiter: CheckedContinuation<Void, Never>?
+        var clockSignalled = false
+
+        mutating func makeID() -> UInt64 {
+            defer { nextID += 1 }
+            return nextID
+        }
+    }
+
+    /// Continuations to resume once the lock is released.
+    private struct Wakeups {
+        var actions: [@Sendable () -> Void] = []
+        var jumps: [ClockJump] = []
+    }
+
+    private let state: Mutex<State>
+    private let wall: any WallClock
+    private let logger: Logger
+
+    package init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
+                 logger: Logger = Logger(label: "timekeeper.engine"),
+                 makeRunID: @escaping @Sendable () -> String = { UUIDs.random() }) {
+        self.wall = wall
+        self.logger = logger
+        state = Mutex(State(core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID)))
+    }
+
+    // MARK: Transitions
+
+    /// Runs one transition under the lock, then resumes whoever its effects name.
+    private func transact<T>(_ body: (inout State, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
+        let wallNow = wall.now()
+        let (result, wakeups): (Result<T, EngineError>, Wakeups) = state.withLock { state in
+            let result: Result<T, EngineError>
+            do throws(EngineError) { result = .success(try body(&state, wallNow)) } catch { result = .failure(error) }
+            return (result, Self.collectWakeups(&state, wallNow: wallNow))
+        }
+        perform(wakeups)
+        return try result.get()
+    }
+
+    private func transact<T>(_ body: (inout EngineCore, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
+        try transact { (state: inout State, wallNow: Instant) throws(EngineError) -> T in try body(&state.core, wallNow) }
+    }
+
+    private static func collectWakeups(_ state: inout State, wallNow: Instant) -> Wakeups {
+        var wakeups = Wakeups()
+        for effect in state.core.takeEffects() {
+            switch effect {
+            case .deliverWorkflowTask(let poller, let task):
+                if let continuation = state.workflowPollers.removeValue(forKey: poller) {
+                    wakeups.actions.append { continuation.resume(returning: .success(task)) }
+                }
+            case .historyChanged(let runID):
+                for continuation in state.historyWaiters.removeValue(forKey: runID)?.values.map({ $0 }) ?? [] {
+                    wakeups.actions.append { continuation.resume(returning: .success(nil)) }
+                }
+            case .finishSleep(let id):
+                if let continuation = state.sleepers.removeValue(forKey: id) {
+                    wakeups.actions.append { continuation.resume(returning: .success(())) }
+                }
+            case .clockJumped(let jump):
+                wakeups.jumps.append(jump)
+            }
+        }
+        // Wake the clock task if the next entry is now due sooner than it planned to look.
+        if let wake = state.core.nextWake(after: wallNow), state.clockTarget.map({ wake < $0 }) ?? true {
+            state.clockSignalled = true
+            if let waiter = state.clockWaiter {
+                state.clockWaiter = nil
+                wakeups.actions.append { waiter.resume() }
+            }
+        }
+        return wakeups
+    }
+
+    private func perform(_ wakeups: Wakeups) {
+        for jump in wakeups.jumps { logger.info("\(jump)") }
+        for action in wakeups.actions { action() }
+    }
+
+    // MARK: Workflow service
+
+    package func startWorkflow(_ request: StartWorkflowRequest) throws(EngineError) -> StartOutcome {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.startWorkflow(request, wallNow: now) }
+    }
+
+    /// Long-polls a workflow task queue for at most `timeout`; `nil` when nothing came.
+    package func pollWorkflowTask(namespace: String, taskQueue: String, identity: String, timeout: Duration)
+        async throws(EngineError) -> PollWorkflowTaskResponse?
+    {
+        let poller = PollerID(rawValue: state.withLock { $0.makeID() })
+        let outcome: Result<PollWorkflowTaskResponse?, EngineError> = await withTimeout(timeout) {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    do throws(EngineError) {
+                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
+                            if let task = try state.core.pollWorkflowTask(
+                                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller,
+                                wallNow: now)
+                            {
+                                continuation.resume(returning: .success(task))
+                            } else if Task.isCancelled {
+                                state.core.cancelPoll(poller)
+                                continuation.resume(returning: .success(nil))
+                            } else {
+                                state.workflowPollers[poller] = continuation
+                            }
+                        }
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }
+            } onCancel: {
+                self.abandonPoll(poller)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func abandonPoll(_ poller: PollerID) {
+        let continuation = state.withLock { state in
+            state.core.cancelPoll(poller)
+            return state.workflowPollers.removeValue(forKey: poller)
+        }
+        continuation?.resume(returning: .success(nil))
+    }
+
+    package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.completeWorkflowTask(request, wallNow: now) }
+    }
+
+    package func failWorkflowTask(_ request: FailWorkflowTaskRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.failWorkflowTask(request, wallNow: now) }
+    }
+
+    package func describeWorkflow(_ request: DescribeWorkflowRequest) throws(EngineError) -> DescribeWorkflowResponse {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.describeWorkflow(request) }
+    }
+
+    package func terminateWorkflow(_ request: TerminateWorkflowRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.terminateWorkflow(request, wallNow: now) }
+    }
+
+    /// Reads history; a long poll (`wait_new_event`) waits at most `timeout` for something to return and
+    /// then answers an empty page so that the client polls again, as Temporal's servers do.
+    package func readHistory(_ request: GetHistoryRequest, timeout: Duration) async throws(EngineError)
+        -> GetHistoryResponse
+    {
+        let outcome: Result<GetHistoryResponse, EngineError> = await withTimeout(timeout) {
+            while true {
+                let waiterID = self.state.withLock { $0.makeID() }
+                let step: Result<GetHistoryResponse?, EngineError> = await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        do throws(EngineError) {
+                            try self.transact { (state: inout State, _: Instant) throws(EngineError) in
+                                switch try state.core.readHistory(request) {
+                                case .page(let page): continuation.resume(returning: .success(page))
+                                case .waitForChange(let runID):
+                                    if Task.isCancelled {
+                                        continuation.resume(returning: .success(GetHistoryResponse()))
+                                    } else {
+                                        state.historyWaiters[runID, default: [:]][waiterID] = continuation
+                                    }
+                                }
+                            }
+                        } catch {
+                            continuation.resume(returning: .failure(error))
+                        }
+                    }
+                } onCancel: {
+                    self.abandonHistoryWait(waiterID)
+                }
+                switch step {
+                case .success(.some(let page)): return .success(page)
+                case .failure(let error): return .failure(error)
+                case .success(.none): continue  // the run changed: read again
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func abandonHistoryWait(_ waiterID: UInt64) {
+        let continuation: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>? = state.withLock { state in
+            for (runID, var waiters) in state.historyWaiters {
+                if let found = waiters.removeValue(forKey: waiterID) {
+                    state.historyWaiters[runID] = waiters.isEmpty ? nil : waiters
+                    return found
+                }
+            }
+            return nil
+        }
+        continuation?.resume(returning: .success(GetHistoryResponse()))
+    }
+
+    // MARK: Test service
+
+    package func lockTimeSkipping() {
+        try? transact { (core: inout EngineCore, now: Instant) in core.lockTimeSkipping(wallNow: now) }
+    }
+
+    package func unlockTimeSkipping() throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.unlockTimeSkipping(wallNow: now) }
+    }
+
+    package func currentTime() -> Instant {
+        (try? transact { (core: inout EngineCore, now: Instant) in core.currentTime(wallNow: now) }) ?? wall.now()
+    }
+
+    /// Blocks until the virtual clock reaches the deadline (see `EngineCore.sleep`).
+    package func sleep(until deadline: SleepDeadline, unlocking: Bool) async throws(EngineError) {
+        let id = SleepID(rawValue: state.withLock { $0.makeID() })
+        let outcome: Result<Void, EngineError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                do throws(EngineError) {
+                    try transact { (state: inout State, now: Instant) throws(EngineError) in
+                        state.sleepers[id] = continuation
+                        do throws(EngineError) {
+                            try state.core.sleep(id, until: deadline, unlocking: unlocking, wallNow: now)
+                        } catch {
+                            state.sleepers[id] = nil
+                            throw error
+                        }
+                    }
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        } onCancel: {
+            let continuation = self.state.withLock { $0.sleepers.removeValue(forKey: id) }
+            try? self.transact { (core: inout EngineCore, now: Instant) in core.cancelSleep(id, wallNow: now) }
+            continuation?.resume(returning: .success(()))
+        }
+        try outcome.get()
+    }
+
+    // MARK: The clock task
+
+    /// Fires timetable entries as wall time reaches them, until cancelled.
+    package func runClock() async {
+        while !Task.isCancelled {
+            let wake: Instant? = try? transact { (state: inout State, now: Instant) in
+                state.core.settle(now)
+                let wake = state.core.nextWake(after: now)
+                state.clockTarget = wake
+                return wake
+            }
+            let delay = wake.map { $0 - wall.now() }
+            if let delay, delay <= .zero { continue }
+            await waitForSignal(atMost: delay)
+        }
+    }
+
+    private func waitForSignal(atMost delay: Duration?) async {
+        let work: @Sendable () async -> Void = {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = self.state.withLock { state in
+                        if state.clockSignalled || Task.isCancelled {
+                            state.clockSignalled = false
+                            return true
+                        }
+                        state.clockWaiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = self.state.withLock { state in
+                    defer { state.clockWaiter = nil }
+                    return state.clockWaiter
+                }
+                waiter?.resume()
+            }
+            self.state.withLock { $0.clockSignalled = false }
+        }
+        if let delay { await withTimeout(delay, work) } else { await work() }
+    }
+}

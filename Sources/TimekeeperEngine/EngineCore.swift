@@ -1,0 +1,152 @@
+internal import SwiftProtobuf
+package import TemporalAPI
+
+/// The engine's functional core: every transition is a synchronous mutation of this value, given the
+/// wall time at which it happens, that records what the shell must do afterwards as `effects`.
+///
+/// No threads, sockets or clocks in here: the same inputs at the same wall times give the same history,
+/// which is what lets unit tests replay whole scenarios. `Engine` is the one owner that serialises access.
+package struct EngineCore: Sendable {
+    /// Something the shell must do once a transition is done.
+    package enum Effect: Sendable {
+        /// Hand this workflow task to the poller that was waiting for it.
+        case deliverWorkflowTask(PollerID, Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse)
+        /// The run's history grew (or it closed): re-check history long polls waiting on it.
+        case historyChanged(runID: String)
+        /// A blocked TestService sleep call may return.
+        case finishSleep(SleepID)
+        /// The clock jumped (for the log).
+        case clockJumped(ClockJump)
+    }
+
+    package struct Configuration: Sendable {
+        /// Test mode: the clock skips; dev mode: it is the wall clock.
+        package var skipsTime: Bool
+        /// Whether one client lock is held at start, as Temporal's test server does unless it is given
+        /// `--enable-time-skipping`.
+        package var startsLocked: Bool
+
+        package init(skipsTime: Bool, startsLocked: Bool) {
+            self.skipsTime = skipsTime
+            self.startsLocked = startsLocked
+        }
+    }
+
+    package private(set) var clock: VirtualClock
+    package internal(set) var timetable = Timetable()
+    package internal(set) var runs: [String: WorkflowRun] = [:]
+    /// The latest run of each workflow id, by namespace.
+    package internal(set) var currentRuns: [WorkflowKey: String] = [:]
+    var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowTaskRef>] = [:]
+    var waitingPollers: [PollerID: WaitingPoller] = [:]
+    var sleeps: [SleepID: EntryID] = [:]
+    package private(set) var recentJumps = RecentJumps(capacity: 256)
+    private var nextTaskID: Int64 = 1
+    private var effects: [Effect] = []
+    /// Makes run ids; injectable so that tests get predictable ids.
+    let makeRunID: @Sendable () -> String
+
+    package init(configuration: Configuration, wallNow: Instant, makeRunID: @escaping @Sendable () -> String) {
+        clock = VirtualClock(startingAt: wallNow, skipsTime: configuration.skipsTime,
+                             startsLocked: configuration.startsLocked)
+        self.makeRunID = makeRunID
+    }
+
+    /// Returns and forgets what the shell must do.
+    package mutating func takeEffects() -> [Effect] {
+        defer { effects.removeAll(keepingCapacity: true) }
+        return effects
+    }
+
+    mutating func emit(_ effect: Effect) { effects.append(effect) }
+
+    // MARK: Time
+
+    /// Virtual now, as of the last transition.
+    package var now: Instant { clock.now }
+
+    private var isFlowing: Bool { !clock.maySkip(timetableIsEmpty: timetable.isEmpty) }
+
+    /// Brings the clock up to `wallNow` without firing anything.
+    mutating func refresh(_ wallNow: Instant) {
+        clock.refresh(wallNow: wallNow, flowing: isFlowing)
+    }
+
+    /// Runs the clock up to `wallNow`: fires every entry that is due, and while nothing holds the clock,
+    /// jumps to the next entry and fires it too. Every transition ends here.
+    package mutating func settle(_ wallNow: Instant) {
+        refresh(wallNow)
+        while true {
+            if let due = timetable.popDue(at: clock.now) {
+                fire(due)
+                refresh(wallNow)
+                continue
+            }
+            guard let next = timetable.next(), clock.maySkip(timetableIsEmpty: false) else { break }
+            let jump = ClockJump(from: clock.now, to: next.fireAt, target: next, wallTime: wallNow)
+            recentJumps.append(jump)
+            emit(.clockJumped(jump))
+            clock.jump(to: next.fireAt)
+        }
+        refresh(wallNow)
+    }
+
+    /// When, in wall time, the shell must call `settle` again if nothing else happens first.
+    package mutating func nextWake(after wallNow: Instant) -> Instant? {
+        guard let next = timetable.next() else { return nil }
+        if clock.maySkip(timetableIsEmpty: false) { return wallNow }
+        return wallNow + (next.fireAt - clock.now)
+    }
+
+    private mutating func fire(_ entry: TimetableEntry) {
+        switch entry.kind {
+        case .workflowRunTimeout:
+            guard let runID = entry.owner?.runID else { return }
+            timeOutRun(runID)
+        case .workflowTaskTimeout(let scheduledEventID, let attempt):
+            guard let runID = entry.owner?.runID else { return }
+            timeOutWorkflowTask(runID, scheduledEventID: scheduledEventID, attempt: attempt)
+        case .testClientSleep(let id, let relocks):
+            sleeps[id] = nil
+            if relocks { clock.lock() }
+            emit(.finishSleep(id))
+        }
+    }
+
+    // MARK: Clock holds and history
+
+    mutating func take(_ hold: Hold) { clock.take(hold) }
+    mutating func release(_ hold: Hold) { clock.release(hold) }
+    mutating func lockClock() { clock.lock() }
+    mutating func unlockClock() throws(EngineError) { try clock.unlock() }
+
+    /// Appends an event to an open or closing run at virtual now and tells history waiters.
+    @discardableResult
+    mutating func appendEvent(
+        _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
+    ) -> Int64 {
+        let taskID = nextTaskID
+        nextTaskID += 1
+        let id = runs[runID]!.append(type, at: clock.now, taskID: taskID, fill)
+        emit(.historyChanged(runID: runID))
+        return id
+    }
+}
+
+/// Names a workflow id within a namespace.
+package struct WorkflowKey: Hashable, Sendable {
+    package var namespace: String
+    package var workflowID: String
+}
+
+/// A queued workflow task: which run, and which scheduled event (to recognise stale ones).
+struct WorkflowTaskRef: Sendable {
+    var runID: String
+    var scheduledEventID: Int64
+}
+
+/// A long poll waiting for a workflow task.
+struct WaitingPoller: Sendable {
+    var queue: TaskQueueKey
+    var identity: String
+}

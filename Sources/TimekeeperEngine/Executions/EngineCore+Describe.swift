@@ -1,0 +1,45 @@
+internal import SwiftProtobuf
+package import TemporalAPI
+
+package typealias DescribeWorkflowRequest = Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionRequest
+package typealias DescribeWorkflowResponse = Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionResponse
+package typealias TerminateWorkflowRequest = Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionRequest
+
+extension EngineCore {
+    package func describeWorkflow(_ request: DescribeWorkflowRequest) throws(EngineError) -> DescribeWorkflowResponse {
+        let run = try resolveRun(namespace: request.namespace, request.execution)
+        return .with {
+            $0.executionConfig = .with {
+                $0.taskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
+                $0.workflowExecutionTimeout = run.timeouts.execution.protobuf
+                $0.workflowRunTimeout = run.timeouts.run.protobuf
+                $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
+            }
+            $0.workflowExecutionInfo = .with {
+                $0.execution = .with { $0.workflowID = run.ref.workflowID; $0.runID = run.ref.runID }
+                $0.type = .with { $0.name = run.workflowType }
+                $0.startTime = run.startedAt.timestamp
+                $0.executionTime = run.startedAt.timestamp
+                if let closedAt = run.closedAt { $0.closeTime = closedAt.timestamp }
+                $0.status = run.status
+                $0.historyLength = run.lastEventID
+                $0.taskQueue = run.taskQueue
+                $0.firstRunID = run.ref.runID
+                $0.rootExecution = $0.execution
+                if let started = run.history.first?.workflowExecutionStartedEventAttributes {
+                    if started.hasMemo { $0.memo = started.memo }
+                    if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }
+                }
+            }
+        }
+    }
+
+    package mutating func terminateWorkflow(_ request: TerminateWorkflowRequest, wallNow: Instant) throws(EngineError) {
+        refresh(wallNow)
+        defer { settle(wallNow) }
+        let run = try resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
+        guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
+        terminate(run.ref.runID, reason: request.reason, identity: request.identity,
+                  details: request.hasDetails ? request.details : nil)
+    }
+}

@@ -1,0 +1,85 @@
+internal import SwiftProtobuf
+package import TemporalAPI
+
+package typealias HistoryEvent = Temporal_Api_History_V1_HistoryEvent
+package typealias ExecutionStatus = Temporal_Api_Enums_V1_WorkflowExecutionStatus
+
+/// The mutable state of one workflow run: its history (the source of truth) and what is derived from
+/// it to decide quickly what happens next.
+package struct WorkflowRun: Sendable {
+    /// Where the run's workflow task stands. At most one workflow task is outstanding per run.
+    package enum WorkflowTaskState: Sendable, Equatable {
+        case none
+        case scheduled(scheduledEventID: Int64, attempt: Int32, scheduledAt: Instant)
+        case started(scheduledEventID: Int64, startedEventID: Int64, attempt: Int32, scheduledAt: Instant,
+                     startedAt: Instant, timeout: EntryID)
+
+        var scheduledEventID: Int64? {
+            switch self {
+            case .none: nil
+            case .scheduled(let id, _, _), .started(let id, _, _, _, _, _): id
+            }
+        }
+
+        var attempt: Int32 {
+            switch self {
+            case .none: 0
+            case .scheduled(_, let attempt, _), .started(_, _, let attempt, _, _, _): attempt
+            }
+        }
+    }
+
+    package let ref: RunRef
+    package let workflowType: String
+    package let taskQueue: String
+    package let timeouts: WorkflowTimeouts
+    package let startRequestID: String
+    package let startedAt: Instant
+    package private(set) var status: ExecutionStatus = .running
+    package private(set) var closedAt: Instant?
+    package private(set) var history: [HistoryEvent] = []
+    package var workflowTask: WorkflowTaskState = .none
+    /// The started event id of the last completed workflow task (`previous_started_event_id`).
+    package var lastCompletedWorkflowTaskStartedEventID: Int64 = 0
+    /// Set when events arrive while a workflow task runs, so that another is scheduled after it.
+    package var hasUnhandledEvents = false
+    package var runTimeoutEntry: EntryID?
+
+    package init(ref: RunRef, workflowType: String, taskQueue: String, timeouts: WorkflowTimeouts,
+                 startRequestID: String, startedAt: Instant) {
+        self.ref = ref
+        self.workflowType = workflowType
+        self.taskQueue = taskQueue
+        self.timeouts = timeouts
+        self.startRequestID = startRequestID
+        self.startedAt = startedAt
+    }
+
+    package var isOpen: Bool { status == .running }
+    package var lastEventID: Int64 { Int64(history.count) }
+    package var closeEvent: HistoryEvent? { isOpen ? nil : history.last }
+
+    /// Appends one event, numbering it; `taskID` is the engine-wide sequence number.
+    @discardableResult
+    package mutating func append(
+        _ type: Temporal_Api_Enums_V1_EventType, at time: Instant, taskID: Int64,
+        _ fill: (inout HistoryEvent) -> Void
+    ) -> Int64 {
+        var event = HistoryEvent()
+        event.eventID = lastEventID + 1
+        event.eventTime = time.timestamp
+        event.eventType = type
+        event.taskID = taskID
+        fill(&event)
+        history.append(event)
+        return event.eventID
+    }
+
+    /// Marks the run closed; the caller has appended the close event.
+    package mutating func close(_ status: ExecutionStatus, at time: Instant) {
+        precondition(status != .running, "close(_:) needs a terminal status")
+        self.status = status
+        closedAt = time
+        workflowTask = .none
+    }
+}

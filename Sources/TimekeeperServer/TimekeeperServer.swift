@@ -1,0 +1,59 @@
+internal import GRPCCore
+internal import GRPCNIOTransportHTTP2
+package import Logging
+internal import TemporalAPI
+package import TimekeeperEngine
+
+/// How to run a server: where to listen and how its clock behaves.
+package struct ServerOptions: Sendable {
+    package var host: String
+    package var port: Int
+    package var engine: EngineCore.Configuration
+
+    package init(host: String, port: Int, engine: EngineCore.Configuration) {
+        self.host = host
+        self.port = port
+        self.engine = engine
+    }
+}
+
+/// Runs the gRPC server (WorkflowService, OperatorService, TestService, Health) on top of one engine.
+package enum TimekeeperServer {
+    /// Serves until cancelled or the transport fails. `onListening` gets the bound port once it is known.
+    package static func run(_ options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void = { _ in })
+        async throws
+    {
+        let engine = Engine(configuration: options.engine, logger: logger)
+        let address: GRPCNIOTransportCore.SocketAddress =
+            options.host.contains(":") ? .ipv6(host: options.host, port: options.port)
+            : .ipv4(host: options.host, port: options.port)
+        // SO_REUSEADDR is set by the transport: SDKs leave the port they picked in TIME_WAIT.
+        let transport = HTTP2ServerTransport.Posix(
+            address: address, transportSecurity: .plaintext,
+            config: .defaults { $0.compression.enabledAlgorithms = .all })
+        let services: [any RegistrableRPCService] = [
+            WorkflowServiceHandlers(engine: engine),
+            OperatorServiceHandlers(),
+            TestServiceHandlers(engine: engine),
+            HealthService(serviceNames: [
+                Temporal_Api_Workflowservice_V1_WorkflowService.descriptor.fullyQualifiedService,
+                Temporal_Api_Operatorservice_V1_OperatorService.descriptor.fullyQualifiedService,
+                Temporal_Api_Testservice_V1_TestService.descriptor.fullyQualifiedService,
+                Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
+            ]),
+        ]
+        let server = GRPCServer(transport: transport, services: services)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            group.addTask { await engine.runClock() }
+            let listening = try await transport.listeningAddress
+            if let bound = listening.ipv4?.port ?? listening.ipv6?.port {
+                logger.info("timekeeper listening on \(options.host):\(bound)")
+                onListening(bound)
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,127 @@
+internal import SwiftProtobuf
+internal import Foundation
+internal import GRPCCore
+internal import TemporalAPI
+internal import TimekeeperEngine
+
+private typealias WS = Temporal_Api_Workflowservice_V1_WorkflowService
+
+/// `temporal.api.workflowservice.v1.WorkflowService`: each handler converts, calls one engine method,
+/// converts back. Methods not listed here answer UNIMPLEMENTED with their name.
+struct WorkflowServiceHandlers: RegistrableRPCService {
+    let engine: Engine
+
+    /// Task-queue long polls return empty after this, as Temporal's servers do (60 s).
+    static let taskPollBound: Duration = .seconds(60)
+    /// History long polls return an empty page after this so that the client polls again (the Java test
+    /// server's 20 s).
+    static let historyPollBound: Duration = .seconds(20)
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        let engine = self.engine
+
+        router.registerUnary(WS.Method.GetSystemInfo.descriptor) {
+            (_: Temporal_Api_Workflowservice_V1_GetSystemInfoRequest, _, _) in
+            Temporal_Api_Workflowservice_V1_GetSystemInfoResponse.with {
+                // The capabilities Temporal's Java test server advertises.
+                $0.capabilities = .with {
+                    $0.signalAndQueryHeader = true
+                    $0.encodedFailureAttributes = true
+                    $0.upsertMemo = true
+                    $0.eagerWorkflowStart = true
+                    $0.sdkMetadata = true
+                }
+            }
+        }
+
+        router.registerUnary(WS.Method.DescribeNamespace.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_DescribeNamespaceRequest, _, _) in
+            let name = request.namespace.isEmpty ? request.id : request.namespace
+            guard !name.isEmpty else { throw EngineError.invalidArgument("namespace is not set") }
+            return Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse.with {
+                $0.namespaceInfo = .with {
+                    $0.name = name
+                    $0.state = .registered
+                    $0.id = NamespaceIDs.id(for: name)
+                    // No worker heartbeats: the SDK would call RecordWorkerHeartbeat, which we do not serve.
+                    $0.capabilities = .with {
+                        $0.eagerWorkflowStart = true
+                        $0.syncUpdate = true
+                        $0.asyncUpdate = true
+                    }
+                }
+                $0.config = .with { $0.workflowExecutionRetentionTtl = .init(seconds: 86_400) }
+            }
+        }
+
+        router.registerUnary(WS.Method.StartWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_StartWorkflowExecutionRequest, _, _) in
+            let outcome = try engine.startWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_StartWorkflowExecutionResponse.with {
+                $0.runID = outcome.runID
+                $0.started = outcome.started
+                $0.status = .running
+            }
+        }
+
+        router.registerUnary(WS.Method.PollWorkflowTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueRequest, _, metadata) in
+            try await engine.pollWorkflowTask(
+                namespace: request.namespace, taskQueue: request.taskQueue.name, identity: request.identity,
+                timeout: longPollTimeout(bound: Self.taskPollBound, metadata: metadata))
+                ?? Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse()
+        }
+
+        router.registerUnary(WS.Method.RespondWorkflowTaskCompleted.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedRequest, _, _) in
+            try engine.completeWorkflowTask(request)
+            return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedResponse()
+        }
+
+        router.registerUnary(WS.Method.RespondWorkflowTaskFailed.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedRequest, _, _) in
+            try engine.failWorkflowTask(request)
+            return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedResponse()
+        }
+
+        router.registerUnary(WS.Method.GetWorkflowExecutionHistory.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryRequest, _, metadata) in
+            try await engine.readHistory(
+                request, timeout: longPollTimeout(bound: Self.historyPollBound, metadata: metadata))
+        }
+
+        router.registerUnary(WS.Method.DescribeWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionRequest, _, _) in
+            try engine.describeWorkflow(request)
+        }
+
+        router.registerUnary(WS.Method.TerminateWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionRequest, _, _) in
+            try engine.terminateWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionResponse()
+        }
+
+        router.registerUnary(WS.Method.ShutdownWorker.descriptor) {
+            (_: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _, _) in
+            Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
+        }
+
+        router.registerUnimplemented(WS.Method.descriptors)
+    }
+}
+
+/// Namespace ids: a stable UUID-shaped id derived from the name (there is no namespace registry).
+enum NamespaceIDs {
+    static func id(for name: String) -> String {
+        var high: UInt64 = 0xcbf2_9ce4_8422_2325
+        var low: UInt64 = 0x8422_2325_cbf2_9ce4
+        for byte in name.utf8 {
+            high = (high ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            low = (low &+ UInt64(byte)) &* 0x9e37_79b9_7f4a_7c15
+        }
+        let hex = String(format: "%016llx%016llx", high, low)
+        let characters = Array(hex)
+        func part(_ range: Range<Int>) -> String { String(characters[range]) }
+        return [part(0..<8), part(8..<12), part(12..<16), part(16..<20), part(20..<32)].joined(separator: "-")
+    }
+}

@@ -1,0 +1,72 @@
+public import ArgumentParser
+public import Logging
+import TimekeeperEngine
+import TimekeeperServer
+
+/// `timekeeper`: a Temporal-compatible workflow server with a clock that explains itself.
+@main
+struct Timekeeper: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timekeeper",
+        abstract: "A Temporal-compatible time-skipping test server.",
+        discussion: """
+            Started as `timekeeper PORT [--enable-time-skipping]`, it behaves like Temporal's Java test \
+            server, which is how SDKs launch it (e.g. Python's test_server_existing_path).
+            """,
+        subcommands: [LaunchedBySDK.self, TestServer.self],
+        defaultSubcommand: LaunchedBySDK.self
+    )
+}
+
+/// Options shared by the test-server forms.
+struct TestServerOptions: ParsableArguments {
+    @Flag(name: .customLong("enable-time-skipping"),
+          help: "Start with time skipping unlocked (by default one client lock is held until a client unlocks).")
+    var enableTimeSkipping = false
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .notice
+
+    func run(port: Int) async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let options = ServerOptions(
+            host: host, port: port,
+            engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping))
+        try await TimekeeperServer.run(options, logger: Logger(label: "timekeeper"))
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `timekeeper PORT [--enable-time-skipping]`: the launch contract of Temporal's test server.
+struct LaunchedBySDK: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch", abstract: "Run the test server on PORT (the form SDKs use).", shouldDisplay: false)
+
+    @Argument(help: "Port to listen on (0 picks a free one).")
+    var port: Int
+
+    @OptionGroup var options: TestServerOptions
+
+    func run() async throws { try await options.run(port: port) }
+}
+
+/// `timekeeper test-server --port P`: the same server, spelled out.
+struct TestServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the time-skipping test server.")
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 7233
+
+    @OptionGroup var options: TestServerOptions
+
+    func run() async throws { try await options.run(port: port) }
+}
