@@ -71,7 +71,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TimekeeperEngineTests",
-            dependencies: ["TimekeeperEngine", "TemporalAPI"],
+            dependencies: [
+                "TimekeeperEngine", "TemporalAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

@@ -69,6 +69,7 @@ package struct EngineCore: Sendable {
 
     /// Brings the clock up to `wallNow` without firing anything.
     mutating func refresh(_ wallNow: Instant) {
+        clock.settleBorrowedUnlocks()
         clock.refresh(wallNow: wallNow, flowing: isFlowing)
     }
 

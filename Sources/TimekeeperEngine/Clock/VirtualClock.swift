@@ -59,6 +59,15 @@ package struct VirtualClock: Sendable {
         clientLocks -= 1
     }
 
+    /// Keeps the count from staying below zero after a transition. A client unlock that borrowed a hold
+    /// leaves the count at -1 when that hold's work ends without new work taking its place (the Java
+    /// server throws "Unbalanced lock and unlock calls" from inside the workflow update there); we forgive
+    /// the borrowed unlock instead, so the run's state is never left half-updated.
+    package mutating func settleBorrowedUnlocks() {
+        let count = lockCount
+        if count < 0 { clientLocks -= count }
+    }
+
     package mutating func take(_ hold: Hold) { holds[hold, default: 0] += 1 }
 
     package mutating func release(_ hold: Hold) {

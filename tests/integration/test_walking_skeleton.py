@@ -22,7 +22,7 @@ from netutil import is_loopback, listening_addresses
 from workflows import FailingWorkflow, HelloWorkflow
 
 # Overrides the `server_path` fixture's params (["timekeeper", "java"]).
-reference_only = pytest.mark.parametrize("server_path", ["java"], indirect=True)
+both = pytest.mark.parametrize("server_path", ["timekeeper", "java"], indirect=True)
 
 TIMEOUT_S = 60
 
@@ -31,7 +31,7 @@ def _port_of(env: WorkflowEnvironment) -> int:
     return int(env.client.service_client.config.target_host.rsplit(":", 1)[1])
 
 
-@reference_only
+@both
 @pytest.mark.asyncio
 async def test_server_listens_on_loopback_only(env: WorkflowEnvironment) -> None:
     addrs = listening_addresses(_port_of(env))
@@ -39,7 +39,7 @@ async def test_server_listens_on_loopback_only(env: WorkflowEnvironment) -> None
     assert all(is_loopback(a) for a in addrs), f"non-loopback listener: {addrs}"
 
 
-@reference_only
+@both
 @pytest.mark.asyncio
 async def test_hello_and_failure(env: WorkflowEnvironment) -> None:
     task_queue = f"smoke-{uuid.uuid4()}"

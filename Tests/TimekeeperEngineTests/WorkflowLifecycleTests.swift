@@ -1,0 +1,114 @@
+import SwiftProtobuf
+import Testing
+import TemporalAPI
+@testable import TimekeeperEngine
+
+@Suite struct WorkflowLifecycleTests {
+    @Test func aStartedWorkflowHasAScheduledWorkflowTaskThatHoldsTheClock() throws {
+        var scenario = Scenario()
+        let outcome = try scenario.start("wf")
+        #expect(outcome == StartOutcome(runID: "run-1", started: true))
+        #expect(scenario.eventTypes("run-1") == [.workflowExecutionStarted, .workflowTaskScheduled])
+        #expect(scenario.core.clock.holds[.workflowTask(runID: "run-1")] == 1)
+        let started = try #require(scenario.run("run-1")?.history.first?.workflowExecutionStartedEventAttributes)
+        #expect(started.workflowExecutionTimeout.seconds == 10 * 365 * 24 * 3600)
+        #expect(started.workflowTaskTimeout.seconds == 10)
+    }
+
+    @Test func pollingHandsOverTheTaskWithFullHistoryAndCompletingClosesTheRun() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        #expect(task.workflowExecution.workflowID == "wf")
+        #expect(task.startedEventID == 3)
+        #expect(task.previousStartedEventID == 0)
+        #expect(task.history.events.map(\.eventID) == [1, 2, 3])
+        #expect(try scenario.poll() == nil, "a task is handed out once")
+
+        try scenario.complete(task, [completeCommand()])
+        #expect(scenario.eventTypes("run-1") == [
+            .workflowExecutionStarted, .workflowTaskScheduled, .workflowTaskStarted, .workflowTaskCompleted,
+            .workflowExecutionCompleted,
+        ])
+        #expect(scenario.run("run-1")?.status == .completed)
+        #expect(scenario.core.clock.holds.isEmpty)
+        #expect(scenario.core.timetable.isEmpty, "the run timeout and task timeout are gone with the run")
+        let close = try #require(scenario.run("run-1")?.closeEvent)
+        #expect(close.workflowExecutionCompletedEventAttributes.workflowTaskCompletedEventID == 4)
+    }
+
+    @Test func aFailCommandFailsTheRunWithItsFailure() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        try scenario.complete(try #require(try scenario.poll()), [failCommand("boom")])
+        #expect(scenario.run("run-1")?.status == .failed)
+        #expect(scenario.run("run-1")?.closeEvent?.workflowExecutionFailedEventAttributes.failure.message == "boom")
+    }
+
+    @Test func aFailedWorkflowTaskIsRecordedAndRetriedWithTheNextAttempt() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        try scenario.core.failWorkflowTask(
+            .with {
+                $0.namespace = "default"
+                $0.taskToken = task.taskToken
+                $0.cause = .workflowWorkerUnhandledFailure
+            }, wallNow: scenario.wall)
+        let retry = try #require(try scenario.poll())
+        #expect(retry.attempt == 2)
+        #expect(scenario.eventTypes("run-1").suffix(3) == [.workflowTaskFailed, .workflowTaskScheduled, .workflowTaskStarted])
+        #expect(throws: EngineError.self) { try scenario.complete(task, [completeCommand()]) }
+    }
+
+    @Test func aWorkflowTaskThatRunsPastItsTimeoutTimesOutAndIsScheduledAgain() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        scenario.advanceWall(by: .seconds(9))
+        #expect(scenario.eventTypes("run-1").last == .workflowTaskStarted)
+        scenario.advanceWall(by: .seconds(1))
+        #expect(scenario.eventTypes("run-1").suffix(2) == [.workflowTaskTimedOut, .workflowTaskScheduled])
+        let error = try #require(throws: EngineError.self) { try scenario.complete(task, [completeCommand()]) }
+        #expect(error.code == .notFound)
+        #expect(try scenario.poll()?.attempt == 2)
+    }
+
+    @Test func aStaleWorkflowTaskTimeoutDoesNothing() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        try scenario.complete(try #require(try scenario.poll()), [completeCommand()])
+        let before = scenario.eventTypes("run-1")
+        scenario.advanceWall(by: .seconds(60))
+        #expect(scenario.eventTypes("run-1") == before)
+    }
+
+    @Test func commandsAreValidatedBeforeAnythingIsApplied() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        let error = try #require(throws: EngineError.self) {
+            try scenario.complete(task, [Command.with { $0.commandType = .completeWorkflowExecution }])
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("commands[0]"))
+        #expect(scenario.eventTypes("run-1").last == .workflowTaskStarted, "nothing was applied")
+        try scenario.complete(task, [completeCommand()])
+        #expect(scenario.run("run-1")?.status == .completed)
+    }
+
+    @Test func malformedTokensAreRejectedWithTheirFieldNamed() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        for token in ["", "garbage", "wt/run-1/x/1", "wt/run-1/2/0"] {
+            let error = try #require(throws: EngineError.self) {
+                try scenario.core.completeWorkflowTask(
+                    .with { $0.namespace = "default"; $0.taskToken = Data(token.utf8) }, wallNow: scenario.wall)
+            }
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("task_token"))
+        }
+    }
+}
+
+import Foundation
