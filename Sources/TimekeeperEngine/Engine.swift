@@ -13,6 +13,8 @@ package final class Engine: Sendable {
         /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
         var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
         var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
+        var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
+        var queryWaiters: [QueryID: CheckedContinuation<Result<QueryWorkflowResponse, EngineError>, Never>] = [:]
         var nextID: UInt64 = 1
         /// Wall time the clock task sleeps until (`nil`: until signalled).
         var clockTarget: Instant?
@@ -68,6 +70,14 @@ package final class Engine: Sendable {
             case .deliverWorkflowTask(let poller, let task):
                 if let continuation = state.workflowPollers.removeValue(forKey: poller) {
                     wakeups.actions.append { continuation.resume(returning: .success(task)) }
+                }
+            case .deliverActivityTask(let poller, let task):
+                if let continuation = state.activityPollers.removeValue(forKey: poller) {
+                    wakeups.actions.append { continuation.resume(returning: .success(task)) }
+                }
+            case .answerQuery(let id, let answer):
+                if let continuation = state.queryWaiters.removeValue(forKey: id) {
+                    wakeups.actions.append { continuation.resume(returning: answer) }
                 }
             case .historyChanged(let runID):
                 for continuation in state.historyWaiters.removeValue(forKey: runID)?.values.map({ $0 }) ?? [] {
@@ -137,11 +147,124 @@ package final class Engine: Sendable {
     }
 
     private func abandonPoll(_ poller: PollerID) {
-        let continuation = state.withLock { state in
+        let (workflow, activity) = state.withLock { state in
             state.core.cancelPoll(poller)
-            return state.workflowPollers.removeValue(forKey: poller)
+            return (state.workflowPollers.removeValue(forKey: poller), state.activityPollers.removeValue(forKey: poller))
         }
-        continuation?.resume(returning: .success(nil))
+        workflow?.resume(returning: .success(nil))
+        activity?.resume(returning: .success(nil))
+    }
+
+    /// Long-polls an activity task queue for at most `timeout`; `nil` when nothing came.
+    package func pollActivityTask(namespace: String, taskQueue: String, identity: String, timeout: Duration)
+        async throws(EngineError) -> PollActivityTaskResponse?
+    {
+        let poller = PollerID(rawValue: state.withLock { $0.makeID() })
+        let outcome: Result<PollActivityTaskResponse?, EngineError> = await withTimeout(timeout) {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    do throws(EngineError) {
+                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
+                            if let task = try state.core.pollActivityTask(
+                                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller,
+                                wallNow: now)
+                            {
+                                continuation.resume(returning: .success(task))
+                            } else if Task.isCancelled {
+                                state.core.cancelPoll(poller)
+                                continuation.resume(returning: .success(nil))
+                            } else {
+                                state.activityPollers[poller] = continuation
+                            }
+                        }
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }
+            } onCancel: {
+                self.abandonPoll(poller)
+            }
+        }
+        return try outcome.get()
+    }
+
+    package func completeActivity(_ address: ActivityAddress, result: Payloads?, identity: String) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.completeActivity(address, result: result, identity: identity, wallNow: now)
+        }
+    }
+
+    package func failActivity(_ address: ActivityAddress, failure: Failure, lastHeartbeatDetails: Payloads?,
+                              identity: String) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.failActivity(address, failure: failure, lastHeartbeatDetails: lastHeartbeatDetails,
+                                  identity: identity, wallNow: now)
+        }
+    }
+
+    package func cancelActivity(_ address: ActivityAddress, details: Payloads?, identity: String) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.cancelActivity(address, details: details, identity: identity, wallNow: now)
+        }
+    }
+
+    /// Records a heartbeat; answers whether the activity's cancellation was requested.
+    package func heartbeatActivity(_ address: ActivityAddress, details: Payloads?) throws(EngineError) -> Bool {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.heartbeatActivity(address, details: details, wallNow: now)
+        }
+    }
+
+    package func signalWorkflow(_ request: SignalWorkflowRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.signalWorkflow(request, wallNow: now) }
+    }
+
+    package func signalWithStart(_ request: SignalWithStartRequest) throws(EngineError) -> StartOutcome {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.signalWithStart(request, wallNow: now) }
+    }
+
+    package func requestCancelWorkflow(_ request: CancelWorkflowRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.requestCancelWorkflow(request, wallNow: now) }
+    }
+
+    package func completeQueryTask(_ request: QueryTaskCompletedRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.completeQueryTask(request, wallNow: now) }
+    }
+
+    /// Asks a worker to answer a query and waits at most `timeout` for the answer.
+    package func queryWorkflow(_ request: QueryWorkflowRequest, timeout: Duration) async throws(EngineError)
+        -> QueryWorkflowResponse
+    {
+        let id = QueryID(rawValue: Int64(state.withLock { $0.makeID() }))
+        let outcome: Result<QueryWorkflowResponse, EngineError> = await withTimeout(timeout) {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    do throws(EngineError) {
+                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
+                            switch try state.core.queryWorkflow(request, id: id, wallNow: now) {
+                            case .answered(let response): continuation.resume(returning: .success(response))
+                            case .pending: state.queryWaiters[id] = continuation
+                            }
+                        }
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                    if Task.isCancelled { self.abandonQuery(id) }
+                }
+            } onCancel: {
+                self.abandonQuery(id)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func abandonQuery(_ id: QueryID) {
+        let continuation = try? transact { (state: inout State, now: Instant) in
+            state.core.abandonQuery(id, wallNow: now)
+            return state.queryWaiters.removeValue(forKey: id)
+        }
+        continuation?.resume(
+            returning: .failure(EngineError(.deadlineExceeded, "query timed out before a worker answered it")))
     }
 
     package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) {

@@ -11,6 +11,10 @@ package struct EngineCore: Sendable {
     package enum Effect: Sendable {
         /// Hand this workflow task to the poller that was waiting for it.
         case deliverWorkflowTask(PollerID, Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse)
+        /// Hand this activity task to the poller that was waiting for it.
+        case deliverActivityTask(PollerID, Temporal_Api_Workflowservice_V1_PollActivityTaskQueueResponse)
+        /// A query has its answer (or failed).
+        case answerQuery(QueryID, Result<Temporal_Api_Workflowservice_V1_QueryWorkflowResponse, EngineError>)
         /// The run's history grew (or it closed): re-check history long polls waiting on it.
         case historyChanged(runID: String)
         /// A blocked TestService sleep call may return.
@@ -37,19 +41,37 @@ package struct EngineCore: Sendable {
     package internal(set) var runs: [String: WorkflowRun] = [:]
     /// The latest run of each workflow id, by namespace.
     package internal(set) var currentRuns: [WorkflowKey: String] = [:]
-    var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowTaskRef>] = [:]
+    var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowQueueItem>] = [:]
+    var activityQueues: [TaskQueueKey: TaskQueue<ActivityTaskRef>] = [:]
+    var queries: [QueryID: PendingQuery] = [:]
     var waitingPollers: [PollerID: WaitingPoller] = [:]
     var sleeps: [SleepID: EntryID] = [:]
     package private(set) var recentJumps = RecentJumps(capacity: 256)
     private var nextTaskID: Int64 = 1
     private var effects: [Effect] = []
     /// Makes run ids; injectable so that tests get predictable ids.
-    let makeRunID: @Sendable () -> String
+    let newRunID: @Sendable () -> String
+    /// A run id handed out before its run exists (the closing event of the previous run names it).
+    private var reservedRunID: String?
 
     package init(configuration: Configuration, wallNow: Instant, makeRunID: @escaping @Sendable () -> String) {
         clock = VirtualClock(startingAt: wallNow, skipsTime: configuration.skipsTime,
                              startsLocked: configuration.startsLocked)
-        self.makeRunID = makeRunID
+        self.newRunID = makeRunID
+    }
+
+    /// The id for the next run created.
+    mutating func makeRunID() -> String {
+        defer { reservedRunID = nil }
+        return reservedRunID ?? newRunID()
+    }
+
+    /// Reserves the id the next created run will get, so that an event can name it first.
+    mutating func makeRunIDPeek() -> String {
+        if let reservedRunID { return reservedRunID }
+        let id = newRunID()
+        reservedRunID = id
+        return id
     }
 
     /// Returns and forgets what the shell must do.
@@ -107,6 +129,18 @@ package struct EngineCore: Sendable {
         case .workflowTaskTimeout(let scheduledEventID, let attempt):
             guard let runID = entry.owner?.runID else { return }
             timeOutWorkflowTask(runID, scheduledEventID: scheduledEventID, attempt: attempt)
+        case .userTimer(let timerID, let startedEventID):
+            guard let runID = entry.owner?.runID else { return }
+            fireTimer(runID, timerID: timerID, startedEventID: startedEventID)
+        case .activityTimeout(let scheduledEventID, let attempt, let type):
+            guard let runID = entry.owner?.runID else { return }
+            fireActivityTimeout(runID, scheduledEventID: scheduledEventID, attempt: attempt, type)
+        case .activityRetry(let scheduledEventID, let attempt):
+            guard let runID = entry.owner?.runID else { return }
+            fireActivityRetry(runID, scheduledEventID: scheduledEventID, attempt: attempt)
+        case .workflowBackoff:
+            guard let runID = entry.owner?.runID else { return }
+            scheduleWorkflowTask(runID, attempt: 1)
         case .testClientSleep(let id, let relocks):
             sleeps[id] = nil
             if relocks { clock.lock() }
@@ -140,14 +174,17 @@ package struct WorkflowKey: Hashable, Sendable {
     package var workflowID: String
 }
 
-/// A queued workflow task: which run, and which scheduled event (to recognise stale ones).
-struct WorkflowTaskRef: Sendable {
-    var runID: String
-    var scheduledEventID: Int64
+/// What waits in a workflow task queue: a run's workflow task (its scheduled event tells stale ones
+/// apart), or a legacy query task.
+enum WorkflowQueueItem: Sendable {
+    case workflowTask(runID: String, scheduledEventID: Int64)
+    case query(QueryID)
 }
 
-/// A long poll waiting for a workflow task.
+/// A long poll waiting for a task.
 struct WaitingPoller: Sendable {
+    enum Kind: Sendable { case workflow, activity }
     var queue: TaskQueueKey
     var identity: String
+    var kind: Kind = .workflow
 }

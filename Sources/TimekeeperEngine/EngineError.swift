@@ -9,6 +9,7 @@ package struct EngineError: Error, Sendable, CustomStringConvertible {
         package static let alreadyExists = Code("already exists")
         package static let failedPrecondition = Code("failed precondition")
         package static let unimplemented = Code("unimplemented")
+        package static let deadlineExceeded = Code("deadline exceeded")
         package static let internalError = Code("internal")
         package var description: String { name }
     }

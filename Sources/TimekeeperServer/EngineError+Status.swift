@@ -14,6 +14,7 @@ extension EngineError {
             case .alreadyExists: .alreadyExists
             case .failedPrecondition: .failedPrecondition
             case .unimplemented: .unimplemented
+            case .deadlineExceeded: .deadlineExceeded
             default: .internalError
             }
         guard let detail else { return RPCError(code: code, message: message) }

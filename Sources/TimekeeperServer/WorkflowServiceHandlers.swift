@@ -106,6 +106,7 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
             Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
         }
 
+        registerActivityMethods(with: &router)
         router.registerUnimplemented(WS.Method.descriptors)
     }
 }

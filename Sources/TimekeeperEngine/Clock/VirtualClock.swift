@@ -75,15 +75,3 @@ package struct VirtualClock: Sendable {
         holds[hold] = count > 1 ? count - 1 : nil
     }
 }
-
-/// Something in flight that keeps the clock from jumping.
-package enum Hold: Hashable, Sendable, CustomStringConvertible {
-    /// A workflow task is scheduled or running for this run.
-    case workflowTask(runID: String)
-
-    package var description: String {
-        switch self {
-        case .workflowTask(let runID): "workflow task of run \(runID)"
-        }
-    }
-}

@@ -4,28 +4,56 @@ package import TemporalAPI
 package typealias Command = Temporal_Api_Command_V1_Command
 
 extension EngineCore {
+    static func closesWorkflow(_ type: Temporal_Api_Enums_V1_CommandType) -> Bool {
+        [.completeWorkflowExecution, .failWorkflowExecution, .cancelWorkflowExecution, .continueAsNewWorkflowExecution]
+            .contains(type)
+    }
+
     /// Checks one command of a workflow task completion before anything is applied, so that a bad
     /// command leaves the run untouched.
-    static func validate(_ command: Command, at index: Int) throws(EngineError) {
+    func validate(_ command: Command, at index: Int, run: WorkflowRun) throws(EngineError) {
         let field = "commands[\(index)]"
-        switch command.commandType {
-        case .completeWorkflowExecution:
-            guard case .completeWorkflowExecutionCommandAttributes = command.attributes else {
-                throw .invalidArgument("\(field) is COMPLETE_WORKFLOW_EXECUTION but has no complete_workflow_execution_command_attributes")
+        func missing(_ attributes: String) -> EngineError {
+            .invalidArgument("\(field) is \(command.commandType) but has no \(attributes)")
+        }
+        switch (command.commandType, command.attributes) {
+        case (.completeWorkflowExecution, .completeWorkflowExecutionCommandAttributes?),
+            (.failWorkflowExecution, .failWorkflowExecutionCommandAttributes?),
+            (.cancelWorkflowExecution, .cancelWorkflowExecutionCommandAttributes?),
+            (.recordMarker, .recordMarkerCommandAttributes?),
+            (.upsertWorkflowSearchAttributes, .upsertWorkflowSearchAttributesCommandAttributes?),
+            (.modifyWorkflowProperties, .modifyWorkflowPropertiesCommandAttributes?),
+            (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?),
+            (.cancelTimer, .cancelTimerCommandAttributes?):
+            return
+        case (.startTimer, .startTimerCommandAttributes(let attributes)?):
+            guard !attributes.timerID.isEmpty else { throw .invalidArgument("\(field).start_timer_command_attributes.timer_id is not set") }
+            guard Duration(protobuf: attributes.startToFireTimeout) > .zero else {
+                throw .invalidArgument("\(field).start_timer_command_attributes.start_to_fire_timeout must be positive")
             }
-        case .failWorkflowExecution:
-            guard case .failWorkflowExecutionCommandAttributes = command.attributes else {
-                throw .invalidArgument("\(field) is FAIL_WORKFLOW_EXECUTION but has no fail_workflow_execution_command_attributes")
+        case (.scheduleActivityTask, .scheduleActivityTaskCommandAttributes(let attributes)?):
+            let path = "\(field).schedule_activity_task_command_attributes"
+            guard !attributes.activityID.isEmpty else { throw .invalidArgument("\(path).activity_id is not set") }
+            guard !attributes.activityType.name.isEmpty else { throw .invalidArgument("\(path).activity_type.name is not set") }
+            _ = try ActivityTimeouts(attributes, runTimeout: run.timeouts.run, field: path)
+        case (.continueAsNewWorkflowExecution, .continueAsNewWorkflowExecutionCommandAttributes(let attributes)?):
+            guard !attributes.workflowType.name.isEmpty || !run.workflowType.isEmpty else {
+                throw .invalidArgument("\(field).continue_as_new_workflow_execution_command_attributes.workflow_type is not set")
             }
-        case .unspecified:
+        case (.unspecified, _):
             throw .invalidArgument("\(field).command_type is not set")
+        case (.completeWorkflowExecution, _): throw missing("complete_workflow_execution_command_attributes")
+        case (.failWorkflowExecution, _): throw missing("fail_workflow_execution_command_attributes")
+        case (.cancelWorkflowExecution, _): throw missing("cancel_workflow_execution_command_attributes")
+        case (.startTimer, _): throw missing("start_timer_command_attributes")
+        case (.scheduleActivityTask, _): throw missing("schedule_activity_task_command_attributes")
         default:
             throw EngineError(.unimplemented, "\(field): command \(command.commandType) is not supported by this server yet")
         }
     }
 
     /// Applies one validated command of a completed workflow task.
-    mutating func apply(_ command: Command, runID: String, completedEventID: Int64) {
+    mutating func apply(_ command: Command, runID: String, completedEventID: Int64, identity: String) {
         switch command.attributes {
         case .completeWorkflowExecutionCommandAttributes(let attributes):
             appendEvent(runID, .workflowExecutionCompleted) { event in
@@ -36,16 +64,53 @@ extension EngineCore {
             }
             close(runID, .completed)
         case .failWorkflowExecutionCommandAttributes(let attributes):
-            appendEvent(runID, .workflowExecutionFailed) { event in
-                event.workflowExecutionFailedEventAttributes = .with {
-                    if attributes.hasFailure { $0.failure = attributes.failure }
-                    $0.retryState = .retryPolicyNotSet
+            failWorkflow(runID, failure: attributes.failure, completedEventID: completedEventID)
+        case .cancelWorkflowExecutionCommandAttributes(let attributes):
+            appendEvent(runID, .workflowExecutionCanceled) { event in
+                event.workflowExecutionCanceledEventAttributes = .with {
                     $0.workflowTaskCompletedEventID = completedEventID
+                    if attributes.hasDetails { $0.details = attributes.details }
                 }
             }
-            close(runID, .failed)
+            close(runID, .canceled)
+        case .continueAsNewWorkflowExecutionCommandAttributes(let attributes):
+            continueAsNew(runID, attributes, completedEventID: completedEventID)
+        case .startTimerCommandAttributes(let attributes):
+            startTimer(attributes, runID: runID, completedEventID: completedEventID)
+        case .cancelTimerCommandAttributes(let attributes):
+            cancelTimer(attributes.timerID, runID: runID, completedEventID: completedEventID, identity: identity)
+        case .scheduleActivityTaskCommandAttributes(let attributes):
+            // Validated already, so the timeouts are well-formed.
+            guard let timeouts = try? ActivityTimeouts(attributes, runTimeout: runs[runID]!.timeouts.run, field: "") else { return }
+            scheduleActivity(attributes, timeouts: timeouts, runID: runID, completedEventID: completedEventID)
+        case .requestCancelActivityTaskCommandAttributes(let attributes):
+            requestCancelActivity(attributes.scheduledEventID, runID: runID, completedEventID: completedEventID)
+        case .recordMarkerCommandAttributes(let attributes):
+            appendEvent(runID, .markerRecorded) { event in
+                event.markerRecordedEventAttributes = .with {
+                    $0.markerName = attributes.markerName
+                    $0.details = attributes.details
+                    $0.workflowTaskCompletedEventID = completedEventID
+                    if attributes.hasHeader { $0.header = attributes.header }
+                    if attributes.hasFailure { $0.failure = attributes.failure }
+                }
+            }
+        case .upsertWorkflowSearchAttributesCommandAttributes(let attributes):
+            appendEvent(runID, .upsertWorkflowSearchAttributes) { event in
+                event.upsertWorkflowSearchAttributesEventAttributes = .with {
+                    $0.workflowTaskCompletedEventID = completedEventID
+                    $0.searchAttributes = attributes.searchAttributes
+                }
+            }
+        case .modifyWorkflowPropertiesCommandAttributes(let attributes):
+            appendEvent(runID, .workflowPropertiesModified) { event in
+                event.workflowPropertiesModifiedEventAttributes = .with {
+                    $0.workflowTaskCompletedEventID = completedEventID
+                    if attributes.hasUpsertedMemo { $0.upsertedMemo = attributes.upsertedMemo }
+                }
+            }
         default:
-            preconditionFailure("validate(_:at:) admits only the commands handled here")
+            preconditionFailure("validate(_:at:run:) admits only the commands handled here")
         }
     }
 }

@@ -11,8 +11,8 @@ package struct StartOutcome: Sendable, Equatable {
 }
 
 extension EngineCore {
-    package mutating func startWorkflow(_ request: StartWorkflowRequest, wallNow: Instant) throws(EngineError)
-        -> StartOutcome
+    package mutating func startWorkflow(_ request: StartWorkflowRequest, signal: StartSignal? = nil, wallNow: Instant)
+        throws(EngineError) -> StartOutcome
     {
         refresh(wallNow)
         defer { settle(wallNow) }
@@ -27,7 +27,13 @@ extension EngineCore {
             if current.isOpen {
                 switch try Self.onConflict(request) {
                 case .fail: throw Self.alreadyStarted(current)
-                case .useExisting: return StartOutcome(runID: currentID, started: false)
+                case .useExisting:
+                    if let signal {
+                        appendSignal(currentID, name: signal.name, input: signal.input, identity: request.identity,
+                                     header: signal.header)
+                        workflowNeedsTask(currentID)
+                    }
+                    return StartOutcome(runID: currentID, started: false)
                 case .terminateExisting:
                     terminate(currentID, reason: "terminated by a start with the terminate-existing conflict policy",
                               identity: request.identity)
@@ -36,7 +42,7 @@ extension EngineCore {
                 throw Self.alreadyStarted(current)
             }
         }
-        return StartOutcome(runID: createRun(request, key: key), started: true)
+        return StartOutcome(runID: createRun(request, key: key, signal: signal), started: true)
     }
 
     private enum ConflictAction { case fail, useExisting, terminateExisting }
@@ -100,16 +106,39 @@ extension EngineCore {
         guard !namespace.isEmpty else { throw .invalidArgument("namespace is not set") }
     }
 
-    private mutating func createRun(_ request: StartWorkflowRequest, key: WorkflowKey) -> String {
+    /// How a new run continues an earlier one (a workflow retry or continue-as-new).
+    struct Continuation {
+        var previousRunID: String
+        var firstRunID: String
+        var attempt: Int32
+        var initiator: Temporal_Api_Enums_V1_ContinueAsNewInitiator
+        var backoff: Duration
+        var lastFailure: Failure?
+        var lastResult: Payloads?
+    }
+
+    @discardableResult
+    mutating func createRun(
+        _ request: StartWorkflowRequest, key: WorkflowKey, signal: StartSignal? = nil,
+        continuing continuation: Continuation? = nil
+    ) -> String {
         let runID = makeRunID()
         let ref = RunRef(namespace: request.namespace, workflowID: request.workflowID, runID: runID)
         let timeouts = WorkflowTimeouts(
-            execution: Duration(protobuf: request.workflowExecutionTimeout), run: Duration(protobuf: request.workflowRunTimeout),
+            execution: Duration(protobuf: request.workflowExecutionTimeout),
+            run: Duration(protobuf: request.workflowRunTimeout),
             workflowTask: Duration(protobuf: request.workflowTaskTimeout))
         let startTime = now
-        runs[runID] = WorkflowRun(
+        let firstRunID = continuation?.firstRunID ?? runID
+        let backoff = continuation?.backoff ?? Duration(protobuf: request.workflowStartDelay)
+        var run = WorkflowRun(
             ref: ref, workflowType: request.workflowType.name, taskQueue: request.taskQueue.name,
             timeouts: timeouts, startRequestID: request.requestID, startedAt: startTime)
+        run.attempt = continuation?.attempt ?? 1
+        run.retryPolicy = request.hasRetryPolicy ? RetryRules.withDefaults(request.retryPolicy) : nil
+        run.firstRunID = firstRunID
+        run.startRequest = request
+        runs[runID] = run
         currentRuns[key] = runID
 
         appendEvent(runID, .workflowExecutionStarted) { event in
@@ -117,25 +146,128 @@ extension EngineCore {
                 $0.workflowType = request.workflowType
                 $0.taskQueue = request.taskQueue
                 $0.taskQueue.kind = .normal
-                $0.input = request.input
+                if request.hasInput { $0.input = request.input }
                 $0.workflowExecutionTimeout = timeouts.execution.protobuf
                 $0.workflowRunTimeout = timeouts.run.protobuf
                 $0.workflowTaskTimeout = timeouts.workflowTask.protobuf
                 $0.originalExecutionRunID = runID
-                $0.firstExecutionRunID = runID
+                $0.firstExecutionRunID = firstRunID
                 $0.identity = request.identity
-                $0.attempt = 1
+                $0.attempt = run.attempt
                 $0.workflowExecutionExpirationTime = (startTime + timeouts.execution).timestamp
-                if request.hasRetryPolicy { $0.retryPolicy = request.retryPolicy }
+                if let retryPolicy = run.retryPolicy { $0.retryPolicy = retryPolicy }
                 $0.cronSchedule = request.cronSchedule
                 if request.hasMemo { $0.memo = request.memo }
                 if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
                 if request.hasHeader { $0.header = request.header }
                 $0.workflowID = request.workflowID
+                if backoff > .zero { $0.firstWorkflowTaskBackoff = backoff.protobuf }
+                if let continuation {
+                    $0.continuedExecutionRunID = continuation.previousRunID
+                    $0.initiator = continuation.initiator
+                    if let failure = continuation.lastFailure { $0.continuedFailure = failure }
+                    if let result = continuation.lastResult { $0.lastCompletionResult = result }
+                }
             }
         }
-        runs[runID]!.runTimeoutEntry = timetable.add(at: startTime + timeouts.run, .workflowRunTimeout, owner: ref)
-        scheduleWorkflowTask(runID, attempt: 1)
+        if let signal {
+            appendSignal(runID, name: signal.name, input: signal.input, identity: request.identity, header: signal.header)
+        }
+        runs[runID]!.runTimeoutEntry = timetable.add(
+            at: startTime + backoff + timeouts.run, .workflowRunTimeout, owner: ref)
+        if backoff > .zero {
+            timetable.add(at: startTime + backoff, .workflowBackoff, owner: ref)
+        } else {
+            scheduleWorkflowTask(runID, attempt: 1)
+        }
         return runID
     }
+
+    /// A FailWorkflowExecution command: the run fails, and starts its next attempt if it has a retry
+    /// policy that allows one.
+    mutating func failWorkflow(_ runID: String, failure: Failure, completedEventID: Int64) {
+        let run = runs[runID]!
+        var decision = RetryRules.Decision.stop(.retryPolicyNotSet)
+        if let policy = run.retryPolicy, let request = run.startRequest {
+            let firstStart = runs[run.firstRunID]?.startedAt ?? run.startedAt
+            let executionTimeout = Duration(protobuf: request.workflowExecutionTimeout)
+            decision = RetryRules.decide(
+                policy: policy, attempt: run.attempt, failure: failure, now: now,
+                deadline: executionTimeout > .zero ? firstStart + executionTimeout : nil)
+        }
+        var nextRunID = ""
+        if case .retry(let delay) = decision, let request = run.startRequest {
+            nextRunID = makeRunIDPeek()
+            appendEvent(runID, .workflowExecutionFailed) { event in
+                event.workflowExecutionFailedEventAttributes = .with {
+                    $0.failure = failure
+                    $0.retryState = .inProgress
+                    $0.workflowTaskCompletedEventID = completedEventID
+                    $0.newExecutionRunID = nextRunID
+                }
+            }
+            close(runID, .failed)
+            createRun(
+                request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
+                continuing: Continuation(
+                    previousRunID: runID, firstRunID: run.firstRunID, attempt: run.attempt + 1, initiator: .retry,
+                    backoff: delay, lastFailure: failure, lastResult: nil))
+            return
+        }
+        let retryState: Temporal_Api_Enums_V1_RetryState = if case .stop(let state) = decision { state } else { .retryPolicyNotSet }
+        appendEvent(runID, .workflowExecutionFailed) { event in
+            event.workflowExecutionFailedEventAttributes = .with {
+                $0.failure = failure
+                $0.retryState = retryState
+                $0.workflowTaskCompletedEventID = completedEventID
+            }
+        }
+        close(runID, .failed)
+    }
+
+    /// A ContinueAsNewWorkflowExecution command: the run closes and a new run of the same workflow id starts.
+    mutating func continueAsNew(
+        _ runID: String, _ attributes: Temporal_Api_Command_V1_ContinueAsNewWorkflowExecutionCommandAttributes,
+        completedEventID: Int64
+    ) {
+        let run = runs[runID]!
+        var request = run.startRequest ?? StartWorkflowRequest()
+        if !attributes.workflowType.name.isEmpty { request.workflowType = attributes.workflowType }
+        if !attributes.taskQueue.name.isEmpty { request.taskQueue = attributes.taskQueue }
+        request.input = attributes.input
+        if Duration(protobuf: attributes.workflowRunTimeout) > .zero { request.workflowRunTimeout = attributes.workflowRunTimeout }
+        if Duration(protobuf: attributes.workflowTaskTimeout) > .zero { request.workflowTaskTimeout = attributes.workflowTaskTimeout }
+        if attributes.hasHeader { request.header = attributes.header }
+        if attributes.hasMemo { request.memo = attributes.memo }
+        if attributes.hasSearchAttributes { request.searchAttributes = attributes.searchAttributes }
+        if attributes.hasRetryPolicy { request.retryPolicy = attributes.retryPolicy }
+        request.workflowStartDelay = .init()
+        let nextRunID = makeRunIDPeek()
+        appendEvent(runID, .workflowExecutionContinuedAsNew) { event in
+            event.workflowExecutionContinuedAsNewEventAttributes = .with {
+                $0.newExecutionRunID = nextRunID
+                $0.workflowType = request.workflowType
+                $0.taskQueue = request.taskQueue
+                $0.input = attributes.input
+                $0.workflowRunTimeout = request.workflowRunTimeout
+                $0.workflowTaskTimeout = request.workflowTaskTimeout
+                $0.workflowTaskCompletedEventID = completedEventID
+                $0.initiator = .workflow
+                if attributes.hasHeader { $0.header = attributes.header }
+            }
+        }
+        close(runID, .continuedAsNew)
+        createRun(
+            request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
+            continuing: Continuation(
+                previousRunID: runID, firstRunID: run.firstRunID, attempt: 1, initiator: .workflow,
+                backoff: Duration(protobuf: attributes.backoffStartInterval), lastFailure: nil, lastResult: nil))
+    }
+}
+
+/// A signal delivered together with a start (signal-with-start).
+package struct StartSignal: Sendable {
+    package var name: String
+    package var input: Payloads?
+    package var header: Temporal_Api_Common_V1_Header?
 }

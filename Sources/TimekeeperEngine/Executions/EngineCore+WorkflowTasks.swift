@@ -25,7 +25,7 @@ extension EngineCore {
 
         let key = TaskQueueKey(namespace: run.ref.namespace, name: run.taskQueue)
         if let poller = workflowQueues[key, default: TaskQueue()].offer(
-            WorkflowTaskRef(runID: runID, scheduledEventID: scheduledID))
+            .workflowTask(runID: runID, scheduledEventID: scheduledID))
         {
             let identity = waitingPollers.removeValue(forKey: poller)?.identity ?? ""
             emit(.deliverWorkflowTask(poller, startWorkflowTask(runID, identity: identity)))
@@ -44,22 +44,31 @@ extension EngineCore {
         let key = TaskQueueKey(namespace: namespace, name: taskQueue)
         var queue = workflowQueues.removeValue(forKey: key) ?? TaskQueue()
         // Tasks of runs that closed or moved on since they were queued are dropped here, as Temporal does.
-        let task = queue.poll(poller) { task in
-            runs[task.runID]?.workflowTask.scheduledEventID == task.scheduledEventID
-                && runs[task.runID]?.isOpen == true
+        let item = queue.poll(poller) { item in
+            switch item {
+            case .workflowTask(let runID, let scheduledEventID):
+                runs[runID]?.workflowTask.scheduledEventID == scheduledEventID && runs[runID]?.isOpen == true
+            case .query(let id):
+                queries[id]?.route == .legacyQueued
+            }
         }
         workflowQueues[key] = queue
-        guard let task else {
+        switch item {
+        case .workflowTask(let runID, _)?: return startWorkflowTask(runID, identity: identity)
+        case .query(let id)?: return startLegacyQuery(id, identity: identity)
+        case nil:
             waitingPollers[poller] = WaitingPoller(queue: key, identity: identity)
             return nil
         }
-        return startWorkflowTask(task.runID, identity: identity)
     }
 
     /// The poller stopped waiting (deadline passed or the call was cancelled).
     package mutating func cancelPoll(_ poller: PollerID) {
         guard let waiting = waitingPollers.removeValue(forKey: poller) else { return }
-        workflowQueues[waiting.queue]?.remove(poller)
+        switch waiting.kind {
+        case .workflow: workflowQueues[waiting.queue]?.remove(poller)
+        case .activity: activityQueues[waiting.queue]?.remove(poller)
+        }
     }
 
     private mutating func startWorkflowTask(_ runID: String, identity: String) -> PollWorkflowTaskResponse {
@@ -81,7 +90,7 @@ extension EngineCore {
             scheduledEventID: scheduledID, startedEventID: startedID, attempt: attempt, scheduledAt: scheduledAt,
             startedAt: now, timeout: timeout)
         let history = runs[runID]!.history
-        return .with {
+        var response = PollWorkflowTaskResponse.with {
             $0.taskToken = TaskToken(kind: .workflowTask, runID: runID, scheduledEventID: scheduledID, attempt: attempt).data
             $0.workflowExecution = .with { $0.workflowID = run.ref.workflowID; $0.runID = runID }
             $0.workflowType = .with { $0.name = run.workflowType }
@@ -93,6 +102,8 @@ extension EngineCore {
             $0.scheduledTime = scheduledAt.timestamp
             $0.startedTime = now.timestamp
         }
+        attachBufferedQueries(runID, to: &response)
+        return response
     }
 
     // MARK: Completion, failure, timeout
@@ -126,7 +137,26 @@ extension EngineCore {
         let task = try startedWorkflowTask(request.taskToken)
         let runID = task.run.ref.runID
         for (index, command) in request.commands.enumerated() {
-            try Self.validate(command, at: index)
+            try validate(command, at: index, run: task.run)
+        }
+        // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
+        // UNHANDLED_COMMAND), so that it gets to see them.
+        let closes = request.commands.contains { Self.closesWorkflow($0.commandType) }
+        if closes && task.run.hasUnhandledEvents {
+            appendEvent(runID, .workflowTaskFailed) { event in
+                event.workflowTaskFailedEventAttributes = .with {
+                    $0.scheduledEventID = task.scheduledEventID
+                    $0.startedEventID = task.startedEventID
+                    $0.cause = .unhandledCommand
+                    $0.identity = request.identity
+                }
+            }
+            timetable.cancel(task.timeout)
+            answerQueries(runID, results: request.queryResults)
+            runs[runID]!.workflowTask = .none
+            release(.workflowTask(runID: runID))
+            scheduleWorkflowTask(runID, attempt: 1)
+            return
         }
 
         let completedID = appendEvent(runID, .workflowTaskCompleted) { event in
@@ -145,12 +175,14 @@ extension EngineCore {
         runs[runID]!.workflowTask = .none
         release(.workflowTask(runID: runID))
 
+        answerQueries(runID, results: request.queryResults)
         for command in request.commands where runs[runID]!.isOpen {
-            apply(command, runID: runID, completedEventID: completedID)
+            apply(command, runID: runID, completedEventID: completedID, identity: request.identity)
         }
-        if runs[runID]!.isOpen && runs[runID]!.hasUnhandledEvents {
+        if runs[runID]!.isOpen && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask) {
             scheduleWorkflowTask(runID, attempt: 1)
         }
+        redirectBufferedQueries(runID)
     }
 
     package mutating func failWorkflowTask(_ request: FailWorkflowTaskRequest, wallNow: Instant) throws(EngineError) {
@@ -170,6 +202,7 @@ extension EngineCore {
             }
         }
         timetable.cancel(task.timeout)
+        requeueQueriesInFlight(runID)
         let attempt = task.run.workflowTask.attempt
         runs[runID]!.workflowTask = .none
         release(.workflowTask(runID: runID))
@@ -188,6 +221,7 @@ extension EngineCore {
                 $0.timeoutType = .startToClose
             }
         }
+        requeueQueriesInFlight(runID)
         runs[runID]!.workflowTask = .none
         release(.workflowTask(runID: runID))
         scheduleWorkflowTask(runID, attempt: attempt + 1)
@@ -227,7 +261,20 @@ extension EngineCore {
         // cancels it: a stale 10-year entry would otherwise be a pointless jump target.
         if let entry = run.runTimeoutEntry { timetable.cancel(entry) }
         runs[runID]!.runTimeoutEntry = nil
+        for timer in run.timers.values { timetable.cancel(timer.entry) }
+        runs[runID]!.timers = [:]
+        for activity in run.activities.values {
+            for entry in activity.attemptEntries { timetable.cancel(entry) }
+            if let entry = activity.scheduleToCloseEntry { timetable.cancel(entry) }
+            if activity.phase != .backingOff {
+                release(.activity(runID: runID, scheduledEventID: activity.scheduledEventID))
+            }
+        }
+        runs[runID]!.activities = [:]
+        requeueQueriesInFlight(runID)
         runs[runID]!.close(status, at: now)
+        // A closed run still answers queries, through legacy query tasks.
+        redirectBufferedQueries(runID)
         emit(.historyChanged(runID: runID))
     }
 }

@@ -8,6 +8,7 @@ package struct TaskToken: Hashable, Sendable {
     package enum Kind: String, Sendable {
         case workflowTask = "wt"
         case queryTask = "qt"
+        case activityTask = "at"
     }
 
     package var kind: Kind

@@ -44,6 +44,21 @@ package struct WorkflowRun: Sendable {
     /// Set when events arrive while a workflow task runs, so that another is scheduled after it.
     package var hasUnhandledEvents = false
     package var runTimeoutEntry: EntryID?
+    /// Pending user timers by timer id: the started event and the timetable entry.
+    package var timers: [String: (startedEventID: Int64, entry: EntryID)] = [:]
+    /// Open activities by scheduled event id.
+    package var activities: [Int64: ActivityState] = [:]
+    package var cancelRequested = false
+    /// Consistent queries waiting for this run's next workflow task.
+    package var bufferedQueries: [QueryID] = []
+    /// Queries handed out with the workflow task now running, answered by its completion.
+    package var queriesInFlight: [QueryID] = []
+    /// Workflow retry: this run's attempt, the policy and the first run of the chain.
+    package var attempt: Int32 = 1
+    package var retryPolicy: RetryPolicy?
+    package var firstRunID: String = ""
+    /// The start request this run was created from (for retries that start the next run).
+    package var startRequest: StartWorkflowRequest?
 
     package init(ref: RunRef, workflowType: String, taskQueue: String, timeouts: WorkflowTimeouts,
                  startRequestID: String, startedAt: Instant) {
@@ -81,5 +96,6 @@ package struct WorkflowRun: Sendable {
         self.status = status
         closedAt = time
         workflowTask = .none
+        hasUnhandledEvents = false
     }
 }

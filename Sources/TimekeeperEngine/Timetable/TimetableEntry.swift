@@ -1,3 +1,5 @@
+internal import TemporalAPI
+
 /// Identifies one timetable entry for its whole life (also its tie-breaker: equal fire times fire in
 /// insertion order).
 package struct EntryID: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -23,6 +25,14 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case workflowRunTimeout
         /// A started workflow task's start-to-close deadline; stale once that task is no longer current.
         case workflowTaskTimeout(scheduledEventID: Int64, attempt: Int32)
+        /// A user timer started by a `StartTimer` command.
+        case userTimer(timerID: String, startedEventID: Int64)
+        /// One of an activity's timeouts for one attempt (schedule-to-close spans attempts).
+        case activityTimeout(scheduledEventID: Int64, attempt: Int32, ActivityTimeoutType)
+        /// An activity's retry backoff: when it fires, the next attempt is dispatched.
+        case activityRetry(scheduledEventID: Int64, attempt: Int32)
+        /// A workflow retry's backoff: when it fires, the new run's first workflow task is scheduled.
+        case workflowBackoff
         /// A test client's `Sleep`, `SleepUntil` or `UnlockTimeSkippingWithSleep` (which re-locks on firing).
         case testClientSleep(SleepID, relocks: Bool)
     }
@@ -39,11 +49,29 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case .workflowRunTimeout: what = "workflow run timeout"
         case .workflowTaskTimeout(let scheduled, let attempt):
             what = "workflow task timeout (scheduled event \(scheduled), attempt \(attempt))"
+        case .userTimer(let timerID, _): what = "timer \(timerID)"
+        case .activityTimeout(let scheduled, let attempt, let type):
+            what = "activity \(Self.timeoutName(type)) timeout (scheduled event \(scheduled), attempt \(attempt))"
+        case .activityRetry(let scheduled, let attempt):
+            what = "activity retry backoff (scheduled event \(scheduled), next attempt \(attempt))"
+        case .workflowBackoff: what = "workflow retry backoff"
         case .testClientSleep(_, let relocks):
             what = relocks ? "test client sleep (UnlockTimeSkippingWithSleep)" : "test client sleep"
         }
         if let owner { return "\(what) of \(owner)" }
         return what
+    }
+}
+
+extension TimetableEntry {
+    static func timeoutName(_ type: ActivityTimeoutType) -> String {
+        switch type {
+        case .scheduleToClose: "schedule-to-close"
+        case .scheduleToStart: "schedule-to-start"
+        case .startToClose: "start-to-close"
+        case .heartbeat: "heartbeat"
+        default: "unspecified"
+        }
     }
 }
 

@@ -1,0 +1,121 @@
+internal import GRPCCore
+internal import SwiftProtobuf
+internal import TemporalAPI
+internal import TimekeeperEngine
+
+private typealias WS = Temporal_Api_Workflowservice_V1_WorkflowService
+
+/// Activity tasks, signals, cancellation and queries: the rest of the workflow service.
+extension WorkflowServiceHandlers {
+    /// Queries wait for a worker's answer at most this long (or the client's deadline).
+    static let queryBound: Duration = .seconds(60)
+
+    func registerActivityMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        let engine = self.engine
+
+        router.registerUnary(WS.Method.PollActivityTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PollActivityTaskQueueRequest, _, metadata) in
+            try await engine.pollActivityTask(
+                namespace: request.namespace, taskQueue: request.taskQueue.name, identity: request.identity,
+                timeout: longPollTimeout(bound: Self.taskPollBound, metadata: metadata))
+                ?? Temporal_Api_Workflowservice_V1_PollActivityTaskQueueResponse()
+        }
+
+        router.registerUnary(WS.Method.RespondActivityTaskCompleted.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedRequest, _, _) in
+            try engine.completeActivity(
+                .token(request.taskToken), result: request.hasResult ? request.result : nil, identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedResponse()
+        }
+        router.registerUnary(WS.Method.RespondActivityTaskCompletedById.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdRequest, _, _) in
+            try engine.completeActivity(
+                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
+                    activityID: request.activityID),
+                result: request.hasResult ? request.result : nil, identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdResponse()
+        }
+
+        router.registerUnary(WS.Method.RespondActivityTaskFailed.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedRequest, _, _) in
+            try engine.failActivity(
+                .token(request.taskToken), failure: request.failure,
+                lastHeartbeatDetails: request.hasLastHeartbeatDetails ? request.lastHeartbeatDetails : nil,
+                identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedResponse()
+        }
+        router.registerUnary(WS.Method.RespondActivityTaskFailedById.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdRequest, _, _) in
+            try engine.failActivity(
+                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
+                    activityID: request.activityID),
+                failure: request.failure,
+                lastHeartbeatDetails: request.hasLastHeartbeatDetails ? request.lastHeartbeatDetails : nil,
+                identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdResponse()
+        }
+
+        router.registerUnary(WS.Method.RespondActivityTaskCanceled.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledRequest, _, _) in
+            try engine.cancelActivity(
+                .token(request.taskToken), details: request.hasDetails ? request.details : nil, identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledResponse()
+        }
+        router.registerUnary(WS.Method.RespondActivityTaskCanceledById.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdRequest, _, _) in
+            try engine.cancelActivity(
+                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
+                    activityID: request.activityID),
+                details: request.hasDetails ? request.details : nil, identity: request.identity)
+            return Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdResponse()
+        }
+
+        router.registerUnary(WS.Method.RecordActivityTaskHeartbeat.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatRequest, _, _) in
+            let cancelRequested = try engine.heartbeatActivity(
+                .token(request.taskToken), details: request.hasDetails ? request.details : nil)
+            return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatResponse.with {
+                $0.cancelRequested = cancelRequested
+            }
+        }
+        router.registerUnary(WS.Method.RecordActivityTaskHeartbeatById.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest, _, _) in
+            let cancelRequested = try engine.heartbeatActivity(
+                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
+                    activityID: request.activityID),
+                details: request.hasDetails ? request.details : nil)
+            return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdResponse.with {
+                $0.cancelRequested = cancelRequested
+            }
+        }
+
+        router.registerUnary(WS.Method.SignalWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_SignalWorkflowExecutionRequest, _, _) in
+            try engine.signalWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_SignalWorkflowExecutionResponse()
+        }
+        router.registerUnary(WS.Method.SignalWithStartWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_SignalWithStartWorkflowExecutionRequest, _, _) in
+            let outcome = try engine.signalWithStart(request)
+            return Temporal_Api_Workflowservice_V1_SignalWithStartWorkflowExecutionResponse.with {
+                $0.runID = outcome.runID
+                $0.started = outcome.started
+            }
+        }
+        router.registerUnary(WS.Method.RequestCancelWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RequestCancelWorkflowExecutionRequest, _, _) in
+            try engine.requestCancelWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_RequestCancelWorkflowExecutionResponse()
+        }
+
+        router.registerUnary(WS.Method.QueryWorkflow.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_QueryWorkflowRequest, _, metadata) in
+            try await engine.queryWorkflow(request, timeout: longPollTimeout(bound: Self.queryBound, metadata: metadata))
+        }
+        router.registerUnary(WS.Method.RespondQueryTaskCompleted.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RespondQueryTaskCompletedRequest, _, _) in
+            try engine.completeQueryTask(request)
+            return Temporal_Api_Workflowservice_V1_RespondQueryTaskCompletedResponse()
+        }
+    }
+}
