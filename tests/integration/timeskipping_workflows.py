@@ -137,3 +137,37 @@ class SleepsThreeSeconds:
     async def run(self) -> str:
         await asyncio.sleep(3)
         return "slept"
+
+
+@activity.defn
+async def heartbeat_until_cancelled() -> str:
+    """Heartbeats every 100 ms until the server reports a cancel request, then reports itself cancelled."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(0.1)
+
+
+@workflow.defn
+class CancellableActivity:
+    """Runs a heartbeating activity and waits for it; cancelled from outside."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity(
+            heartbeat_until_cancelled,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=5),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+
+@workflow.defn
+class FailsUntilThirdAttempt:
+    """Fails its first two runs; the workflow retry policy starts the next run each time."""
+
+    @workflow.run
+    async def run(self) -> int:
+        attempt = workflow.info().attempt
+        if attempt < 3:
+            raise ApplicationError(f"attempt {attempt} fails")
+        return attempt
