@@ -30,6 +30,8 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
                     $0.upsertMemo = true
                     $0.eagerWorkflowStart = true
                     $0.sdkMetadata = true
+                    // Beyond the Java server: a failed activity's last heartbeat details are kept.
+                    $0.activityFailureIncludeHeartbeat = true
                 }
             }
         }
