@@ -12,6 +12,8 @@ package final class Engine: Sendable {
         var workflowPollers: [PollerID: CheckedContinuation<Result<PollWorkflowTaskResponse?, EngineError>, Never>] = [:]
         /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
         var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
+        /// History waits that are a client awaiting a run's close event (`result()`), by waiter id.
+        var resultWaits: [UInt64: String] = [:]
         var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
         var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
         var queryWaiters: [QueryID: CheckedContinuation<Result<QueryWorkflowResponse, EngineError>, Never>] = [:]
@@ -31,6 +33,7 @@ package final class Engine: Sendable {
     private struct Wakeups {
         var actions: [@Sendable () -> Void] = []
         var jumps: [ClockJump] = []
+        var traps: [TimeSkippingTrap] = []
     }
 
     private let state: Mutex<State>
@@ -80,7 +83,8 @@ package final class Engine: Sendable {
                     wakeups.actions.append { continuation.resume(returning: answer) }
                 }
             case .historyChanged(let runID):
-                for continuation in state.historyWaiters.removeValue(forKey: runID)?.values.map({ $0 }) ?? [] {
+                for (waiterID, continuation) in state.historyWaiters.removeValue(forKey: runID) ?? [:] {
+                    if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
                     wakeups.actions.append { continuation.resume(returning: .success(nil)) }
                 }
             case .finishSleep(let id):
@@ -89,6 +93,8 @@ package final class Engine: Sendable {
                 }
             case .clockJumped(let jump):
                 wakeups.jumps.append(jump)
+            case .trapDetected(let trap):
+                wakeups.traps.append(trap)
             }
         }
         // Wake the clock task if the next entry is now due sooner than it planned to look.
@@ -104,6 +110,7 @@ package final class Engine: Sendable {
 
     private func perform(_ wakeups: Wakeups) {
         for jump in wakeups.jumps { logger.info("\(jump)") }
+        for trap in wakeups.traps { logger.warning("time-skipping trap: \(trap)") }
         for action in wakeups.actions { action() }
     }
 
@@ -302,6 +309,10 @@ package final class Engine: Sendable {
                                         continuation.resume(returning: .success(GetHistoryResponse()))
                                     } else {
                                         state.historyWaiters[runID, default: [:]][waiterID] = continuation
+                                        if request.historyEventFilterType == .closeEvent {
+                                            state.resultWaits[waiterID] = runID
+                                            state.core.noteResultWaiter(runID, 1)
+                                        }
                                     }
                                 }
                             }
@@ -327,6 +338,7 @@ package final class Engine: Sendable {
             for (runID, var waiters) in state.historyWaiters {
                 if let found = waiters.removeValue(forKey: waiterID) {
                     state.historyWaiters[runID] = waiters.isEmpty ? nil : waiters
+                    if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
                     return found
                 }
             }
@@ -374,6 +386,16 @@ package final class Engine: Sendable {
             continuation?.resume(returning: .success(()))
         }
         try outcome.get()
+    }
+
+    // MARK: Inspection
+
+    /// Reads the engine's state after bringing the clock up to now; changes nothing else.
+    package func inspect<T: Sendable>(_ body: (EngineCore, Instant) -> T) -> T {
+        try! transact { (core: inout EngineCore, now: Instant) in
+            core.settle(now)
+            return body(core, now)
+        }
     }
 
     // MARK: The clock task

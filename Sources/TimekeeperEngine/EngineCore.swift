@@ -21,6 +21,8 @@ package struct EngineCore: Sendable {
         case finishSleep(SleepID)
         /// The clock jumped (for the log).
         case clockJumped(ClockJump)
+        /// A jump timed out a workflow that only a signal or update could have moved (for a warning).
+        case trapDetected(TimeSkippingTrap)
     }
 
     package struct Configuration: Sendable {
@@ -47,6 +49,10 @@ package struct EngineCore: Sendable {
     var waitingPollers: [PollerID: WaitingPoller] = [:]
     var sleeps: [SleepID: EntryID] = [:]
     package private(set) var recentJumps = RecentJumps(capacity: 256)
+    /// Runs whose close event a client is awaiting, with how many such waits.
+    package private(set) var resultWaiters: [String: Int] = [:]
+    /// The time-skipping trap, once per run that fell into it.
+    package private(set) var traps: [String: TimeSkippingTrap] = [:]
     private var nextTaskID: Int64 = 1
     private var effects: [Effect] = []
     /// Makes run ids; injectable so that tests get predictable ids.
@@ -99,17 +105,23 @@ package struct EngineCore: Sendable {
     /// jumps to the next entry and fires it too. Every transition ends here.
     package mutating func settle(_ wallNow: Instant) {
         refresh(wallNow)
+        var lastJump: ClockJump?
         while true {
             if let due = timetable.popDue(at: clock.now) {
+                if let jump = lastJump, jump.target.id == due.id { noticeTrap(due, reachedBy: jump) }
                 fire(due)
                 refresh(wallNow)
                 continue
             }
             guard let next = timetable.next(), clock.maySkip(timetableIsEmpty: false) else { break }
-            let jump = ClockJump(from: clock.now, to: next.fireAt, target: next, wallTime: wallNow)
+            let awaited = resultWaiters.keys.compactMap { runs[$0]?.ref.workflowID }
+            let jump = ClockJump(
+                from: clock.now, to: next.fireAt, target: next, wallTime: wallNow,
+                permission: clock.permission.explanation(awaiting: awaited))
             recentJumps.append(jump)
             emit(.clockJumped(jump))
             clock.jump(to: next.fireAt)
+            lastJump = jump
         }
         refresh(wallNow)
     }
@@ -119,6 +131,18 @@ package struct EngineCore: Sendable {
         guard let next = timetable.next() else { return nil }
         if clock.maySkip(timetableIsEmpty: false) { return wallNow }
         return wallNow + (next.fireAt - clock.now)
+    }
+
+    /// Before a jump's target fires: if it is a workflow timeout and the workflow had nothing of its own
+    /// that could move it (no timer, no activity, no workflow task), it was waiting for a signal or update
+    /// that only a client could send, and the jump is what ended it.
+    private mutating func noticeTrap(_ entry: TimetableEntry, reachedBy jump: ClockJump) {
+        guard case .workflowRunTimeout = entry.kind, let runID = entry.owner?.runID, traps[runID] == nil,
+            let run = runs[runID], run.isOpen, run.timers.isEmpty, run.activities.isEmpty, run.workflowTask == .none
+        else { return }
+        let trap = TimeSkippingTrap(run: run.ref, jump: jump)
+        traps[runID] = trap
+        emit(.trapDetected(trap))
     }
 
     private mutating func fire(_ entry: TimetableEntry) {
@@ -153,7 +177,15 @@ package struct EngineCore: Sendable {
     mutating func take(_ hold: Hold) { clock.take(hold) }
     mutating func release(_ hold: Hold) { clock.release(hold) }
     mutating func lockClock() { clock.lock() }
-    mutating func unlockClock() throws(EngineError) { try clock.unlock() }
+    mutating func unlockClock(_ permission: JumpPermission = .clientUnlocked) throws(EngineError) {
+        try clock.unlock(permission)
+    }
+
+    /// A client started (+1) or stopped (-1) awaiting a run's close event: the Python SDK's `result()`.
+    package mutating func noteResultWaiter(_ runID: String, _ delta: Int) {
+        let count = (resultWaiters[runID] ?? 0) + delta
+        resultWaiters[runID] = count > 0 ? count : nil
+    }
 
     /// Appends an event to an open or closing run at virtual now and tells history waiters.
     @discardableResult

@@ -9,11 +9,14 @@ package struct ServerOptions: Sendable {
     package var host: String
     package var port: Int
     package var engine: EngineCore.Configuration
+    /// Port of the web page, if one is wanted.
+    package var uiPort: Int?
 
-    package init(host: String, port: Int, engine: EngineCore.Configuration) {
+    package init(host: String, port: Int, engine: EngineCore.Configuration, uiPort: Int? = nil) {
         self.host = host
         self.port = port
         self.engine = engine
+        self.uiPort = uiPort
     }
 }
 
@@ -35,10 +38,12 @@ package enum TimekeeperServer {
             WorkflowServiceHandlers(engine: engine),
             OperatorServiceHandlers(),
             TestServiceHandlers(engine: engine),
+            InspectionHandlers(engine: engine),
             HealthService(serviceNames: [
                 Temporal_Api_Workflowservice_V1_WorkflowService.descriptor.fullyQualifiedService,
                 Temporal_Api_Operatorservice_V1_OperatorService.descriptor.fullyQualifiedService,
                 Temporal_Api_Testservice_V1_TestService.descriptor.fullyQualifiedService,
+                Timekeeper_Inspection_V1_InspectionService.descriptor.fullyQualifiedService,
                 Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
             ]),
         ]
@@ -47,6 +52,13 @@ package enum TimekeeperServer {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             group.addTask { await engine.runClock() }
+            if let uiPort = options.uiPort {
+                group.addTask {
+                    try await WebServer.run(host: options.host, port: uiPort, engine: engine) { bound in
+                        logger.notice("timekeeper web page at http://\(options.host):\(bound)/")
+                    }
+                }
+            }
             let listening = try await transport.listeningAddress
             if let bound = listening.ipv4?.port ?? listening.ipv6?.port {
                 logger.info("timekeeper listening on \(options.host):\(bound)")

@@ -171,3 +171,21 @@ class FailsUntilThirdAttempt:
         if attempt < 3:
             raise ApplicationError(f"attempt {attempt} fails")
         return attempt
+
+
+@activity.defn
+async def never_polled() -> None:
+    """Registered nowhere: it stays pending in its queue (for timetable inspection)."""
+
+
+@workflow.defn
+class SleepsWithActivityPending:
+    """Sleeps an hour while an activity waits in a queue no worker polls."""
+
+    @workflow.run
+    async def run(self) -> None:
+        pending = workflow.start_activity(
+            never_polled, task_queue="nobody-polls-this", start_to_close_timeout=timedelta(minutes=5)
+        )
+        await asyncio.sleep(3600)
+        await pending

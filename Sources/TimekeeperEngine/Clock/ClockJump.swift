@@ -6,12 +6,14 @@ package struct ClockJump: Sendable, CustomStringConvertible {
     package var to: Instant
     package var target: TimetableEntry
     package var wallTime: Instant
+    /// Why the clock was allowed to move: the client call that released the last lock.
+    package var permission: String
 
     package var distance: Duration { to - from }
 
     package var description: String {
-        let seconds = distance.secondsValue
-        return "clock jumped \(String(format: "%.3f", seconds)) s to \(target.fireAt) for the \(target); nothing was in flight and no client held the lock"
+        "clock jumped \(String(format: "%.3f", distance.secondsValue)) s to \(target.fireAt) for the \(target); "
+            + "\(permission); nothing was in flight"
     }
 }
 
@@ -33,4 +35,25 @@ package struct RecentJumps: Sendable {
     }
 
     package var inOrder: [ClockJump] { Array(jumps[start...] + jumps[..<start]) }
+}
+
+/// The trap users fall into, caught: a jump fired a timeout on a workflow that was blocked with no timer
+/// of its own (waiting for a signal or an update), so only the jump could have ended it.
+package struct TimeSkippingTrap: Sendable, CustomStringConvertible {
+    package var run: RunRef
+    package var jump: ClockJump
+
+    package var description: String {
+        "workflow \(run.workflowID) (run \(run.runID)) timed out because the clock jumped "
+            + "\(String(format: "%.0f", jump.distance.secondsValue)) s to its \(Self.what(jump.target.kind)) while it was "
+            + "blocked waiting for a signal or update with no timer of its own; \(jump.permission). "
+            + "Fix: signal before awaiting the result, poll with queries, or disable auto time skipping."
+    }
+
+    private static func what(_ kind: TimetableEntry.Kind) -> String {
+        switch kind {
+        case .workflowRunTimeout: "execution timeout"
+        default: "timeout"
+        }
+    }
 }

@@ -20,7 +20,10 @@ extension EngineCore {
     {
         refresh(wallNow)
         defer { settle(wallNow) }
-        if unlocking { try unlockClock() }
+        if unlocking {
+            if case .after(let duration) = deadline { try unlockClock(.clientSleep(duration)) }
+            else { try unlockClock(.clientSleep(.zero)) }
+        }
         let fireAt: Instant
         switch deadline {
         case .after(let duration):

@@ -8,19 +8,25 @@
 package struct VirtualClock: Sendable {
     /// Whether the clock may ever jump. `false` is a plain wall clock (dev mode).
     package let skipsTime: Bool
+    /// Where the clock started: virtual and wall time were equal then.
+    package let startedAt: Instant
     /// Virtual time as of the last `refresh`.
     package private(set) var now: Instant
     /// Locks taken by test clients, net of their unlocks. May go below zero while work holds the clock.
     package private(set) var clientLocks: Int
     /// Holds taken by in-flight work, counted by holder.
     package private(set) var holds: [Hold: Int] = [:]
+    /// The client action that last let the count fall: what permits the next jump.
+    package private(set) var permission: JumpPermission
     /// Wall time of the last refresh if time was flowing then; `nil` while skipping.
     private var wallAnchor: Instant?
 
     package init(startingAt wallNow: Instant, skipsTime: Bool, startsLocked: Bool) {
         self.skipsTime = skipsTime
+        self.startedAt = wallNow
         self.now = wallNow
         self.clientLocks = startsLocked ? 1 : 0
+        self.permission = startsLocked ? .clientUnlocked : .startedUnlocked
         self.wallAnchor = wallNow
     }
 
@@ -50,13 +56,14 @@ package struct VirtualClock: Sendable {
     package mutating func lock() { clientLocks += 1 }
 
     /// A client's unlock; refused when it would take the unified count below zero.
-    package mutating func unlock() throws(EngineError) {
+    package mutating func unlock(_ permission: JumpPermission = .clientUnlocked) throws(EngineError) {
         guard lockCount > 0 else {
             throw EngineError(
                 .failedPrecondition,
                 "Unbalanced lock and unlock calls: UnlockTimeSkipping called while the time-skipping lock count is 0")
         }
         clientLocks -= 1
+        self.permission = permission
     }
 
     /// Keeps the count from staying below zero after a transition. A client unlock that borrowed a hold
@@ -73,5 +80,25 @@ package struct VirtualClock: Sendable {
     package mutating func release(_ hold: Hold) {
         guard let count = holds[hold] else { return }
         holds[hold] = count > 1 ? count - 1 : nil
+    }
+}
+
+/// What allowed the clock to skip: the client call that released the last lock, or the server's start mode.
+package enum JumpPermission: Sendable, Equatable {
+    case startedUnlocked
+    case clientUnlocked
+    case clientSleep(Duration)
+
+    /// The permission as a phrase, naming the workflows whose results a client was awaiting, if any.
+    package func explanation(awaiting workflowIDs: [String]) -> String {
+        let awaited = workflowIDs.isEmpty
+            ? ""
+            : " while it awaited the result of workflow \(workflowIDs.sorted().joined(separator: ", "))"
+        switch self {
+        case .startedUnlocked: return "permitted because the server was started with --enable-time-skipping"
+        case .clientUnlocked: return "permitted by a client's UnlockTimeSkipping\(awaited)"
+        case .clientSleep(let duration):
+            return "permitted by a client's UnlockTimeSkippingWithSleep(\(Int(duration.secondsValue)) s), as env.sleep sends\(awaited)"
+        }
     }
 }

@@ -64,7 +64,7 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
 }
 
 extension TimetableEntry {
-    static func timeoutName(_ type: ActivityTimeoutType) -> String {
+    package static func timeoutName(_ type: ActivityTimeoutType) -> String {
         switch type {
         case .scheduleToClose: "schedule-to-close"
         case .scheduleToStart: "schedule-to-start"

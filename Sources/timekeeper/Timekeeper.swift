@@ -9,11 +9,17 @@ struct Timekeeper: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timekeeper",
         abstract: "A Temporal-compatible time-skipping test server.",
+        usage: """
+            timekeeper PORT [--enable-time-skipping] [--host <host>] [--ui-port <port>] [--log-level <level>]
+              timekeeper test-server [--port <port>] [--enable-time-skipping] [--ui-port <port>]
+              timekeeper clock|timetable [--address HOST:PORT] [--output text|json]
+              timekeeper workflow list|show|describe [--address HOST:PORT] [--output text|json]
+            """,
         discussion: """
             Started as `timekeeper PORT [--enable-time-skipping]`, it behaves like Temporal's Java test \
             server, which is how SDKs launch it (e.g. Python's test_server_existing_path).
             """,
-        subcommands: [LaunchedBySDK.self, TestServer.self],
+        subcommands: [LaunchedBySDK.self, TestServer.self, ClockCommand.self, TimetableCommand.self, WorkflowCommand.self],
         defaultSubcommand: LaunchedBySDK.self
     )
 }
@@ -27,6 +33,9 @@ struct TestServerOptions: ParsableArguments {
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
+    @Option(help: "Serve the web page (workflows, histories, the clock's timeline) on this port.")
+    var uiPort: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .notice
 
@@ -39,7 +48,7 @@ struct TestServerOptions: ParsableArguments {
         }
         let options = ServerOptions(
             host: host, port: port,
-            engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping))
+            engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping), uiPort: uiPort)
         try await TimekeeperServer.run(options, logger: Logger(label: "timekeeper"))
     }
 }
