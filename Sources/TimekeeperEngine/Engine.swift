@@ -1,7 +1,7 @@
 internal import SwiftProtobuf
 package import Logging
 internal import Synchronization
-internal import TemporalAPI
+package import TemporalAPI
 
 /// The one owner of the engine's state: serialises every transition of `EngineCore`, keeps the callers
 /// that are waiting (long polls, history waits, test-client sleeps), resumes them as the core's effects
@@ -280,6 +280,20 @@ package final class Engine: Sendable {
 
     package func failWorkflowTask(_ request: FailWorkflowTaskRequest) throws(EngineError) {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.failWorkflowTask(request, wallNow: now) }
+    }
+
+    package func shutdownWorker(namespace: String, stickyQueue: String) {
+        try? transact { (core: inout EngineCore, now: Instant) in
+            core.shutdownWorker(namespace: namespace, stickyQueue: stickyQueue, wallNow: now)
+        }
+    }
+
+    package func resetStickyQueue(namespace: String, _ execution: Temporal_Api_Common_V1_WorkflowExecution)
+        throws(EngineError)
+    {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.resetStickyQueue(namespace: namespace, execution, wallNow: now)
+        }
     }
 
     package func describeWorkflow(_ request: DescribeWorkflowRequest) throws(EngineError) -> DescribeWorkflowResponse {

@@ -153,6 +153,9 @@ package struct EngineCore: Sendable {
         case .workflowTaskTimeout(let scheduledEventID, let attempt):
             guard let runID = entry.owner?.runID else { return }
             timeOutWorkflowTask(runID, scheduledEventID: scheduledEventID, attempt: attempt)
+        case .stickyScheduleToStart(let scheduledEventID):
+            guard let runID = entry.owner?.runID else { return }
+            stickyTaskTimedOut(runID, scheduledEventID: scheduledEventID)
         case .userTimer(let timerID, let startedEventID):
             guard let runID = entry.owner?.runID else { return }
             fireTimer(runID, timerID: timerID, startedEventID: startedEventID)

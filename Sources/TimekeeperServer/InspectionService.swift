@@ -124,6 +124,7 @@ enum Inspection {
         switch kind {
         case .workflowRunTimeout: "workflow-run-timeout"
         case .workflowTaskTimeout: "workflow-task-timeout"
+        case .stickyScheduleToStart: "sticky-schedule-to-start-timeout"
         case .userTimer: "user-timer"
         case .activityTimeout(_, _, let type): "activity-\(TimetableEntry.timeoutName(type))-timeout"
         case .activityRetry: "activity-retry"

@@ -104,8 +104,15 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
         }
 
         router.registerUnary(WS.Method.ShutdownWorker.descriptor) {
-            (_: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _, _) in
-            Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
+            (request: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _, _) in
+            engine.shutdownWorker(namespace: request.namespace, stickyQueue: request.stickyTaskQueue)
+            return Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
+        }
+
+        router.registerUnary(WS.Method.ResetStickyTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ResetStickyTaskQueueRequest, _, _) in
+            try engine.resetStickyQueue(namespace: request.namespace, request.execution)
+            return Temporal_Api_Workflowservice_V1_ResetStickyTaskQueueResponse()
         }
 
         registerActivityMethods(with: &router)

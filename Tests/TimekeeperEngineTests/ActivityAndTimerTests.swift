@@ -240,3 +240,41 @@ extension Scenario {
             wallNow: wall)
     }
 }
+
+@Suite struct StickyQueueTests {
+    mutating func completeSticky(_ scenario: inout Scenario, _ task: PollWorkflowTaskResponse, _ commands: [Command]) throws {
+        try scenario.core.completeWorkflowTask(
+            .with {
+                $0.namespace = "default"
+                $0.taskToken = task.taskToken
+                $0.commands = commands
+                $0.stickyAttributes = .with {
+                    $0.workerTaskQueue.name = "worker-1-sticky"
+                    $0.scheduleToStartTimeout = .init(seconds: 10)
+                }
+            }, wallNow: scenario.wall)
+    }
+
+    @Test mutating func theNextTaskGoesToTheStickyQueueWithOnlyTheNewEvents() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        try completeSticky(&scenario, try #require(try scenario.poll()), [timerCommand("t", seconds: 1)])
+        scenario.advanceWall(by: .seconds(1))
+        #expect(try scenario.poll() == nil, "not on the normal queue")
+        let task = try #require(try scenario.poll(queue: "worker-1-sticky"))
+        #expect(task.previousStartedEventID == 3)
+        #expect(task.history.events.map(\.eventID) == [4, 5, 6, 7, 8], "from the previous started event on")
+        #expect(task.history.events.first?.eventType == .workflowTaskCompleted)
+    }
+
+    @Test mutating func aTaskNobodyTakesFromTheStickyQueueMovesToTheNormalQueueWithFullHistory() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        try completeSticky(&scenario, try #require(try scenario.poll()), [timerCommand("t", seconds: 1)])
+        scenario.advanceWall(by: .seconds(1))
+        scenario.advanceWall(by: .seconds(10))
+        let task = try #require(try scenario.poll())
+        #expect(task.history.events.first?.eventID == 1)
+        #expect(try scenario.poll(queue: "worker-1-sticky") == nil)
+    }
+}

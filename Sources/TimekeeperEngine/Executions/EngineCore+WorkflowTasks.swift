@@ -12,24 +12,74 @@ extension EngineCore {
     /// Schedules the run's next workflow task (if it has none) and hands it to a waiting poller if any.
     mutating func scheduleWorkflowTask(_ runID: String, attempt: Int32) {
         guard let run = runs[runID], run.isOpen, run.workflowTask == .none else { return }
+        let (taskQueue, taskTimeout, sticky) = (run.taskQueue, run.timeouts.workflowTask, run.stickyQueue)
         let scheduledID = appendEvent(runID, .workflowTaskScheduled) { event in
             event.workflowTaskScheduledEventAttributes = .with {
-                $0.taskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
-                $0.startToCloseTimeout = run.timeouts.workflowTask.protobuf
+                $0.taskQueue = .with { $0.name = sticky ?? taskQueue; $0.kind = sticky == nil ? .normal : .sticky }
+                $0.startToCloseTimeout = taskTimeout.protobuf
                 $0.attempt = attempt
             }
         }
         runs[runID]!.workflowTask = .scheduled(scheduledEventID: scheduledID, attempt: attempt, scheduledAt: now)
         runs[runID]!.hasUnhandledEvents = false
         take(.workflowTask(runID: runID))
+        if sticky != nil {
+            runs[runID]!.stickyTimeoutEntry = timetable.add(
+                at: now + runs[runID]!.stickyScheduleToStart, .stickyScheduleToStart(scheduledEventID: scheduledID),
+                owner: runs[runID]!.ref)
+        }
+        dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue)
+    }
 
-        let key = TaskQueueKey(namespace: run.ref.namespace, name: run.taskQueue)
+    /// Offers a scheduled workflow task to a queue: a waiting poller gets it at once.
+    private mutating func dispatchWorkflowTask(_ runID: String, _ scheduledID: Int64, to queueName: String) {
+        let key = TaskQueueKey(namespace: runs[runID]!.ref.namespace, name: queueName)
         if let poller = workflowQueues[key, default: TaskQueue()].offer(
             .workflowTask(runID: runID, scheduledEventID: scheduledID))
         {
             let identity = waitingPollers.removeValue(forKey: poller)?.identity ?? ""
-            emit(.deliverWorkflowTask(poller, startWorkflowTask(runID, identity: identity)))
+            emit(.deliverWorkflowTask(poller, startWorkflowTask(runID, identity: identity, queue: queueName)))
         }
+    }
+
+    /// Nobody took the task from the sticky queue in time (the worker is gone or busy): forget the
+    /// stickiness and offer the task on the normal queue, with full history.
+    mutating func stickyTaskTimedOut(_ runID: String, scheduledEventID: Int64) {
+        guard let run = runs[runID], run.isOpen, run.stickyQueue != nil,
+            case .scheduled(scheduledEventID, _, _) = run.workflowTask
+        else { return }
+        runs[runID]!.stickyQueue = nil
+        runs[runID]!.stickyTimeoutEntry = nil
+        dispatchWorkflowTask(runID, scheduledEventID, to: run.taskQueue)
+    }
+
+    /// Stops sending a run's workflow tasks to a sticky queue; a task waiting there moves to the normal queue.
+    mutating func clearStickiness(_ runID: String) {
+        guard let run = runs[runID], run.stickyQueue != nil else { return }
+        runs[runID]!.stickyQueue = nil
+        if let entry = run.stickyTimeoutEntry { timetable.cancel(entry) }
+        runs[runID]!.stickyTimeoutEntry = nil
+        if case .scheduled(let scheduledID, _, _) = run.workflowTask {
+            dispatchWorkflowTask(runID, scheduledID, to: run.taskQueue)
+        }
+    }
+
+    /// `ShutdownWorker`: the worker's sticky queue is going away with it.
+    package mutating func shutdownWorker(namespace: String, stickyQueue: String, wallNow: Instant) {
+        refresh(wallNow)
+        defer { settle(wallNow) }
+        guard !stickyQueue.isEmpty else { return }
+        let affected = runs.values.filter { $0.ref.namespace == namespace && $0.stickyQueue == stickyQueue }
+        for run in affected { clearStickiness(run.ref.runID) }
+    }
+
+    /// `ResetStickyTaskQueue`: the worker dropped the run from its cache.
+    package mutating func resetStickyQueue(namespace: String, _ execution: Temporal_Api_Common_V1_WorkflowExecution,
+                                           wallNow: Instant) throws(EngineError) {
+        refresh(wallNow)
+        defer { settle(wallNow) }
+        let runID = try resolveRun(namespace: namespace, execution).ref.runID
+        clearStickiness(runID)
     }
 
     /// A worker's long poll: returns a task at once, or `nil` after registering `poller` as waiting (the
@@ -47,14 +97,16 @@ extension EngineCore {
         let item = queue.poll(poller) { item in
             switch item {
             case .workflowTask(let runID, let scheduledEventID):
-                runs[runID]?.workflowTask.scheduledEventID == scheduledEventID && runs[runID]?.isOpen == true
+                // Still waiting to start: a task moved from a sticky queue to the normal one leaves a
+                // stale twin behind.
+                runs[runID]?.isOpen == true && runs[runID]?.workflowTask.isWaiting(scheduledEventID) == true
             case .query(let id):
                 queries[id]?.route == .legacyQueued
             }
         }
         workflowQueues[key] = queue
         switch item {
-        case .workflowTask(let runID, _)?: return startWorkflowTask(runID, identity: identity)
+        case .workflowTask(let runID, _)?: return startWorkflowTask(runID, identity: identity, queue: taskQueue)
         case .query(let id)?: return startLegacyQuery(id, identity: identity)
         case nil:
             waitingPollers[poller] = WaitingPoller(queue: key, identity: identity)
@@ -71,11 +123,19 @@ extension EngineCore {
         }
     }
 
-    private mutating func startWorkflowTask(_ runID: String, identity: String) -> PollWorkflowTaskResponse {
+    /// Starts a scheduled task for a poller of `queue`. From the run's sticky queue the history is partial,
+    /// from the previous task's started event on, as Temporal's frontend sends it to a worker that has
+    /// the run cached; otherwise it is whole.
+    private mutating func startWorkflowTask(_ runID: String, identity: String, queue: String) -> PollWorkflowTaskResponse {
         guard case .scheduled(let scheduledID, let attempt, let scheduledAt) = runs[runID]!.workflowTask else {
             preconditionFailure("only a scheduled workflow task can be started")
         }
+        if let entry = runs[runID]!.stickyTimeoutEntry {
+            timetable.cancel(entry)
+            runs[runID]!.stickyTimeoutEntry = nil
+        }
         let run = runs[runID]!
+        let isSticky = run.stickyQueue == queue
         let startedID = appendEvent(runID, .workflowTaskStarted) { event in
             event.workflowTaskStartedEventAttributes = .with {
                 $0.scheduledEventID = scheduledID
@@ -89,7 +149,9 @@ extension EngineCore {
         runs[runID]!.workflowTask = .started(
             scheduledEventID: scheduledID, startedEventID: startedID, attempt: attempt, scheduledAt: scheduledAt,
             startedAt: now, timeout: timeout)
-        let history = runs[runID]!.history
+        let events = isSticky
+            ? Array(run.events(from: run.lastCompletedWorkflowTaskStartedEventID + 1))
+            : run.history
         var response = PollWorkflowTaskResponse.with {
             $0.taskToken = TaskToken(kind: .workflowTask, runID: runID, scheduledEventID: scheduledID, attempt: attempt).data
             $0.workflowExecution = .with { $0.workflowID = run.ref.workflowID; $0.runID = runID }
@@ -97,7 +159,7 @@ extension EngineCore {
             $0.previousStartedEventID = run.lastCompletedWorkflowTaskStartedEventID
             $0.startedEventID = startedID
             $0.attempt = attempt
-            $0.history = .with { $0.events = history }
+            $0.history = .with { $0.events = events }
             $0.workflowExecutionTaskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
             $0.scheduledTime = scheduledAt.timestamp
             $0.startedTime = now.timestamp
@@ -154,6 +216,7 @@ extension EngineCore {
             timetable.cancel(task.timeout)
             answerQueries(runID, results: request.queryResults)
             runs[runID]!.workflowTask = .none
+            runs[runID]!.stickyQueue = nil  // the worker must replay: its commands were not applied
             release(.workflowTask(runID: runID))
             scheduleWorkflowTask(runID, attempt: 1)
             return
@@ -173,6 +236,10 @@ extension EngineCore {
         timetable.cancel(task.timeout)
         runs[runID]!.lastCompletedWorkflowTaskStartedEventID = task.startedEventID
         runs[runID]!.workflowTask = .none
+        let stickyQueue = request.stickyAttributes.workerTaskQueue.name
+        runs[runID]!.stickyQueue = stickyQueue.isEmpty ? nil : stickyQueue
+        let stickyTimeout = Duration(protobuf: request.stickyAttributes.scheduleToStartTimeout)
+        runs[runID]!.stickyScheduleToStart = stickyTimeout > .zero ? stickyTimeout : .seconds(5)
         release(.workflowTask(runID: runID))
 
         answerQueries(runID, results: request.queryResults)
@@ -205,6 +272,7 @@ extension EngineCore {
         requeueQueriesInFlight(runID)
         let attempt = task.run.workflowTask.attempt
         runs[runID]!.workflowTask = .none
+        runs[runID]!.stickyQueue = nil  // the worker's cached copy is suspect: start over from full history
         release(.workflowTask(runID: runID))
         scheduleWorkflowTask(runID, attempt: attempt + 1)
     }
@@ -223,6 +291,7 @@ extension EngineCore {
         }
         requeueQueriesInFlight(runID)
         runs[runID]!.workflowTask = .none
+        runs[runID]!.stickyQueue = nil
         release(.workflowTask(runID: runID))
         scheduleWorkflowTask(runID, attempt: attempt + 1)
     }
@@ -260,7 +329,9 @@ extension EngineCore {
         // Unlike the Java test server, which cancels the run timer only on completion, every close
         // cancels it: a stale 10-year entry would otherwise be a pointless jump target.
         if let entry = run.runTimeoutEntry { timetable.cancel(entry) }
+        if let entry = run.stickyTimeoutEntry { timetable.cancel(entry) }
         runs[runID]!.runTimeoutEntry = nil
+        runs[runID]!.stickyTimeoutEntry = nil
         for timer in run.timers.values { timetable.cancel(timer.entry) }
         runs[runID]!.timers = [:]
         for activity in run.activities.values {

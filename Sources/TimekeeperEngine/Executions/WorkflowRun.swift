@@ -21,6 +21,12 @@ package struct WorkflowRun: Sendable {
             }
         }
 
+        /// Whether this is the scheduled, not yet started task with this scheduled event id.
+        func isWaiting(_ scheduledEventID: Int64) -> Bool {
+            if case .scheduled(scheduledEventID, _, _) = self { return true }
+            return false
+        }
+
         var attempt: Int32 {
             switch self {
             case .none: 0
@@ -37,13 +43,21 @@ package struct WorkflowRun: Sendable {
     package let startedAt: Instant
     package private(set) var status: ExecutionStatus = .running
     package private(set) var closedAt: Instant?
-    package private(set) var history: [HistoryEvent] = []
+    /// The run's events. A reference, so that the transient copies of a run that transitions make never
+    /// duplicate a long history when it grows (see `EventLog`).
+    private let log = EventLog()
+    package var history: [HistoryEvent] { log.events }
     package var workflowTask: WorkflowTaskState = .none
     /// The started event id of the last completed workflow task (`previous_started_event_id`).
     package var lastCompletedWorkflowTaskStartedEventID: Int64 = 0
     /// Set when events arrive while a workflow task runs, so that another is scheduled after it.
     package var hasUnhandledEvents = false
     package var runTimeoutEntry: EntryID?
+    /// The worker-specific queue of the worker that has this run cached (from the last completion's
+    /// `sticky_attributes`), and how long a task may wait there before it goes to the normal queue.
+    package var stickyQueue: String?
+    package var stickyScheduleToStart: Duration = .seconds(5)
+    package var stickyTimeoutEntry: EntryID?
     /// Pending user timers by timer id: the started event and the timetable entry.
     package var timers: [String: (startedEventID: Int64, entry: EntryID)] = [:]
     /// Open activities by scheduled event id.
@@ -71,8 +85,14 @@ package struct WorkflowRun: Sendable {
     }
 
     package var isOpen: Bool { status == .running }
-    package var lastEventID: Int64 { Int64(history.count) }
-    package var closeEvent: HistoryEvent? { isOpen ? nil : history.last }
+    package var lastEventID: Int64 { Int64(log.events.count) }
+    package var closeEvent: HistoryEvent? { isOpen ? nil : log.events.last }
+
+    /// Events from `firstEventID` on (1-based), without copying the rest of the history.
+    package func events(from firstEventID: Int64) -> ArraySlice<HistoryEvent> {
+        let start = min(max(0, Int(firstEventID) - 1), log.events.count)
+        return log.events[start...]
+    }
 
     /// Appends one event, numbering it; `taskID` is the engine-wide sequence number.
     @discardableResult
@@ -86,7 +106,7 @@ package struct WorkflowRun: Sendable {
         event.eventType = type
         event.taskID = taskID
         fill(&event)
-        history.append(event)
+        log.events.append(event)
         return event.eventID
     }
 
@@ -98,4 +118,11 @@ package struct WorkflowRun: Sendable {
         workflowTask = .none
         hasUnhandledEvents = false
     }
+}
+
+/// A run's history, boxed. `WorkflowRun` is a value that transitions copy into locals; with the events
+/// inline, every append while such a copy lived would copy the whole history (O(n) per event). Only
+/// `EngineCore` touches it, always under the engine's lock.
+final class EventLog: @unchecked Sendable {
+    var events: [HistoryEvent] = []
 }

@@ -25,6 +25,8 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case workflowRunTimeout
         /// A started workflow task's start-to-close deadline; stale once that task is no longer current.
         case workflowTaskTimeout(scheduledEventID: Int64, attempt: Int32)
+        /// A workflow task waiting in a worker's sticky queue for longer than this goes to the normal queue.
+        case stickyScheduleToStart(scheduledEventID: Int64)
         /// A user timer started by a `StartTimer` command.
         case userTimer(timerID: String, startedEventID: Int64)
         /// One of an activity's timeouts for one attempt (schedule-to-close spans attempts).
@@ -50,6 +52,8 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case .workflowTaskTimeout(let scheduled, let attempt):
             what = "workflow task timeout (scheduled event \(scheduled), attempt \(attempt))"
         case .userTimer(let timerID, _): what = "timer \(timerID)"
+        case .stickyScheduleToStart(let scheduled):
+            what = "sticky queue schedule-to-start timeout (workflow task scheduled event \(scheduled))"
         case .activityTimeout(let scheduled, let attempt, let type):
             what = "activity \(Self.timeoutName(type)) timeout (scheduled event \(scheduled), attempt \(attempt))"
         case .activityRetry(let scheduled, let attempt):
