@@ -33,7 +33,17 @@ package enum TimekeeperServer {
         // SO_REUSEADDR is set by the transport: SDKs leave the port they picked in TIME_WAIT.
         let transport = HTTP2ServerTransport.Posix(
             address: address, transportSecurity: .plaintext,
-            config: .defaults { $0.compression.enabledAlgorithms = .all })
+            config: .defaults {
+                $0.compression.enabledAlgorithms = .all
+                // SDK clients ping every 30 s (Temporal's Rust core), long polls or not; the default policy
+                // (no pings more often than every 5 minutes) counts those as strikes and closes the connection.
+                $0.connection.keepalive.clientBehavior = .init(
+                    minPingIntervalWithoutCalls: .seconds(1), allowWithoutCalls: true)
+                // A worker plus a client awaiting many results keep hundreds of long polls open on one
+                // connection. Left unset, the limit is not advertised but NIO still enforces 100, and the
+                // client's 101st stream brings the whole connection down.
+                $0.http2.maxConcurrentStreams = 65_536
+            })
         let services: [any RegistrableRPCService] = [
             WorkflowServiceHandlers(engine: engine),
             OperatorServiceHandlers(),
