@@ -37,13 +37,13 @@ struct ConnectionOptions: ParsableArguments {
 }
 
 /// `timekeeper clock`: virtual now, the lock count and who holds it, recent jumps, traps.
-struct ClockCommand: AsyncParsableCommand {
+struct ClockCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clock", abstract: "Show a running server's virtual clock: lock count, holders, recent jumps.")
 
     @OptionGroup var connection: ConnectionOptions
 
-    func run() async throws {
+    func execute() async throws {
         let clock = try await connection.withClient { client in
             try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
                 .getClock(Timekeeper_Inspection_V1_GetClockRequest())
@@ -67,13 +67,13 @@ struct ClockCommand: AsyncParsableCommand {
 }
 
 /// `timekeeper timetable`: pending entries, soonest first.
-struct TimetableCommand: AsyncParsableCommand {
+struct TimetableCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timetable", abstract: "List a running server's pending timetable entries, soonest first.")
 
     @OptionGroup var connection: ConnectionOptions
 
-    func run() async throws {
+    func execute() async throws {
         let table = try await connection.withClient { client in
             try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
                 .listTimetable(Timekeeper_Inspection_V1_ListTimetableRequest())
@@ -89,16 +89,16 @@ struct TimetableCommand: AsyncParsableCommand {
 }
 
 /// `timekeeper workflow list|show|describe`.
-struct WorkflowCommand: AsyncParsableCommand {
+struct WorkflowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow", abstract: "List, show and describe a running server's workflows.",
         subcommands: [List.self, Show.self, Describe.self])
 
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List workflow runs, newest first.")
         @OptionGroup var connection: ConnectionOptions
 
-        func run() async throws {
+        func execute() async throws {
             let list = try await connection.withClient { client in
                 try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
                     .listWorkflows(.with { $0.namespace = connection.namespace })
@@ -114,13 +114,13 @@ struct WorkflowCommand: AsyncParsableCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a workflow run's history.")
         @OptionGroup var connection: ConnectionOptions
         @Option(name: [.customShort("w"), .long], help: "Workflow id.") var workflowID: String
         @Option(name: [.customShort("r"), .long], help: "Run id (default: the latest run).") var runID = ""
 
-        func run() async throws {
+        func execute() async throws {
             let history = try await connection.withClient { client in
                 let service = Temporal_Api_Workflowservice_V1_WorkflowService.Client(wrapping: client)
                 var events: [Temporal_Api_History_V1_HistoryEvent] = []
@@ -143,13 +143,13 @@ struct WorkflowCommand: AsyncParsableCommand {
         }
     }
 
-    struct Describe: AsyncParsableCommand {
+    struct Describe: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Describe a workflow run.")
         @OptionGroup var connection: ConnectionOptions
         @Option(name: [.customShort("w"), .long], help: "Workflow id.") var workflowID: String
         @Option(name: [.customShort("r"), .long], help: "Run id (default: the latest run).") var runID = ""
 
-        func run() async throws {
+        func execute() async throws {
             let (description, list) = try await connection.withClient { client in
                 let description = try await Temporal_Api_Workflowservice_V1_WorkflowService.Client(wrapping: client)
                     .describeWorkflowExecution(.with {

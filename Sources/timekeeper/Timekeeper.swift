@@ -4,8 +4,8 @@ import TimekeeperEngine
 import TimekeeperServer
 
 /// `timekeeper`: a Temporal-compatible workflow server with a clock that explains itself.
-@main
-struct Timekeeper: AsyncParsableCommand {
+
+struct Timekeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timekeeper",
         abstract: "A Temporal-compatible time-skipping test server.",
@@ -56,7 +56,7 @@ struct TestServerOptions: ParsableArguments {
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `timekeeper PORT [--enable-time-skipping]`: the launch contract of Temporal's test server.
-struct LaunchedBySDK: AsyncParsableCommand {
+struct LaunchedBySDK: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch", abstract: "Run the test server on PORT (the form SDKs use).", shouldDisplay: false)
 
@@ -65,11 +65,11 @@ struct LaunchedBySDK: AsyncParsableCommand {
 
     @OptionGroup var options: TestServerOptions
 
-    func run() async throws { try await options.run(port: port) }
+    func execute() async throws { try await options.run(port: port) }
 }
 
 /// `timekeeper test-server --port P`: the same server, spelled out.
-struct TestServer: AsyncParsableCommand {
+struct TestServer: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the time-skipping test server.")
 
     @Option(help: "Port to listen on (0 picks a free one).")
@@ -77,5 +77,5 @@ struct TestServer: AsyncParsableCommand {
 
     @OptionGroup var options: TestServerOptions
 
-    func run() async throws { try await options.run(port: port) }
+    func execute() async throws { try await options.run(port: port) }
 }

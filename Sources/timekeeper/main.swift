@@ -1,0 +1,35 @@
+import ArgumentParser
+import NIOCore
+import NIOPosix
+
+// Swift concurrency runs on NIO's event-loop threads, so a gRPC handler runs on the thread that read
+// its request instead of hopping to the global pool and back: thread switches were the largest item in
+// the profile of a burst of workflows. It must happen on the main thread before any task starts, hence
+// top-level code here rather than `@main`.
+NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+
+do {
+    let command = try Timekeeper.parseAsRoot()
+    guard let runnable = command as? any TimekeeperCommand else {
+        var plain = command
+        try plain.run()  // the root without a subcommand: prints help
+        Timekeeper.exit()
+    }
+    try await runnable.execute()
+} catch {
+    Timekeeper.exit(withError: error)
+}
+
+/// A command with work to do: every subcommand. (`AsyncParsableCommand.run()` is not called directly
+/// because, from top-level code, the synchronous `ParsableCommand.run()` wins overload resolution.)
+protocol TimekeeperCommand: ParsableCommand {
+    func execute() async throws
+}
+
+extension LaunchedBySDK: TimekeeperCommand {}
+extension TestServer: TimekeeperCommand {}
+extension ClockCommand: TimekeeperCommand {}
+extension TimetableCommand: TimekeeperCommand {}
+extension WorkflowCommand.List: TimekeeperCommand {}
+extension WorkflowCommand.Show: TimekeeperCommand {}
+extension WorkflowCommand.Describe: TimekeeperCommand {}
