@@ -82,6 +82,14 @@ let package = Package(
             // ~100 MB image, half the page faults) and without symbols.
             linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie", "-Xlinker", "-s"], .when(configuration: .release))]
         ),
+        // How the engine's hot paths grow with open workflows, timetable size and history length.
+        .executableTarget(
+            name: "engine-scaling",
+            dependencies: [
+                "TimekeeperEngine", "TemporalAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Benchmarks/EngineScaling"
+        ),
         .testTarget(
             name: "TimekeeperEngineTests",
             dependencies: [

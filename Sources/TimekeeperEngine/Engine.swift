@@ -9,13 +9,14 @@ package import TemporalAPI
 package final class Engine: Sendable {
     private struct State {
         var core: EngineCore
+        /// Task-queue long polls waiting for a task.
         var workflowPollers: [PollerID: CheckedContinuation<Result<PollWorkflowTaskResponse?, EngineError>, Never>] = [:]
+        var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
         /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
         var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
         /// History waits that are a client awaiting a run's close event (`result()`), by waiter id.
         var resultWaits: [UInt64: String] = [:]
         var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
-        var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
         var queryWaiters: [QueryID: CheckedContinuation<Result<QueryWorkflowResponse, EngineError>, Never>] = [:]
         var nextID: UInt64 = 1
         /// Wall time the clock task sleeps until (`nil`: until signalled).
@@ -124,22 +125,43 @@ package final class Engine: Sendable {
     package func pollWorkflowTask(namespace: String, taskQueue: String, identity: String, timeout: Duration)
         async throws(EngineError) -> PollWorkflowTaskResponse?
     {
+        try await longPoll(timeout: timeout, waiting: \.workflowPollers) { core, poller, now throws(EngineError) in
+            try core.pollWorkflowTask(
+                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller, wallNow: now)
+        }
+    }
+
+    /// Long-polls an activity task queue for at most `timeout`; `nil` when nothing came.
+    package func pollActivityTask(namespace: String, taskQueue: String, identity: String, timeout: Duration)
+        async throws(EngineError) -> PollActivityTaskResponse?
+    {
+        try await longPoll(timeout: timeout, waiting: \.activityPollers) { core, poller, now throws(EngineError) in
+            try core.pollActivityTask(
+                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller, wallNow: now)
+        }
+    }
+
+    /// A task-queue long poll: `poll` either hands over a task at once or registers `poller` in the core,
+    /// in which case the caller waits (in `waiting`) for the core's delivery effect, the deadline, or
+    /// cancellation, whichever comes first.
+    private func longPoll<Task: Sendable>(
+        timeout: Duration,
+        waiting pollers: any WritableKeyPath<State, [PollerID: CheckedContinuation<Result<Task?, EngineError>, Never>]> & Sendable,
+        _ poll: @escaping @Sendable (inout EngineCore, PollerID, Instant) throws(EngineError) -> Task?
+    ) async throws(EngineError) -> Task? {
         let poller = PollerID(rawValue: state.withLock { $0.makeID() })
-        let outcome: Result<PollWorkflowTaskResponse?, EngineError> = await withTimeout(timeout) {
+        let outcome: Result<Task?, EngineError> = await withTimeout(timeout) {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     do throws(EngineError) {
                         try self.transact { (state: inout State, now: Instant) throws(EngineError) in
-                            if let task = try state.core.pollWorkflowTask(
-                                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller,
-                                wallNow: now)
-                            {
+                            if let task = try poll(&state.core, poller, now) {
                                 continuation.resume(returning: .success(task))
-                            } else if Task.isCancelled {
+                            } else if _Concurrency.Task.isCancelled {
                                 state.core.cancelPoll(poller)
                                 continuation.resume(returning: .success(nil))
                             } else {
-                                state.workflowPollers[poller] = continuation
+                                state[keyPath: pollers][poller] = continuation
                             }
                         }
                     } catch {
@@ -160,39 +182,6 @@ package final class Engine: Sendable {
         }
         workflow?.resume(returning: .success(nil))
         activity?.resume(returning: .success(nil))
-    }
-
-    /// Long-polls an activity task queue for at most `timeout`; `nil` when nothing came.
-    package func pollActivityTask(namespace: String, taskQueue: String, identity: String, timeout: Duration)
-        async throws(EngineError) -> PollActivityTaskResponse?
-    {
-        let poller = PollerID(rawValue: state.withLock { $0.makeID() })
-        let outcome: Result<PollActivityTaskResponse?, EngineError> = await withTimeout(timeout) {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    do throws(EngineError) {
-                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
-                            if let task = try state.core.pollActivityTask(
-                                namespace: namespace, taskQueue: taskQueue, identity: identity, poller: poller,
-                                wallNow: now)
-                            {
-                                continuation.resume(returning: .success(task))
-                            } else if Task.isCancelled {
-                                state.core.cancelPoll(poller)
-                                continuation.resume(returning: .success(nil))
-                            } else {
-                                state.activityPollers[poller] = continuation
-                            }
-                        }
-                    } catch {
-                        continuation.resume(returning: .failure(error))
-                    }
-                }
-            } onCancel: {
-                self.abandonPoll(poller)
-            }
-        }
-        return try outcome.get()
     }
 
     package func completeActivity(_ address: ActivityAddress, result: Payloads?, identity: String) throws(EngineError) {

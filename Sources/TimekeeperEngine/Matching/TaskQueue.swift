@@ -3,6 +3,7 @@ internal import DequeModule
 /// Identifies a poller that is waiting in a long poll.
 package struct PollerID: Hashable, Sendable {
     package var rawValue: UInt64
+    package init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// Names a task queue within a namespace.
