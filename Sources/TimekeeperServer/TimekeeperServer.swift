@@ -43,6 +43,7 @@ package enum TimekeeperServer {
                 // connection. Left unset, the limit is not advertised but NIO still enforces 100, and the
                 // client's 101st stream brings the whole connection down.
                 $0.http2.maxConcurrentStreams = 65_536
+                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = UncompressedResponses.install
             })
         let services: [any RegistrableRPCService] = [
             WorkflowServiceHandlers(engine: engine),
