@@ -11,6 +11,8 @@ import TimekeeperEngine
 // linear (k ≤ 1.2), worse than linear.
 
 let quick = CommandLine.arguments.contains("--quick")
+/// `--memory`: only the memory scenario, in a fresh process (freed memory from the others would hide growth).
+let memoryOnly = CommandLine.arguments.contains("--memory")
 let clock = ContinuousClock()
 let wall = Instant(nanosecondsSinceEpoch: 1_700_000_000 * 1_000_000_000)
 
@@ -53,6 +55,7 @@ func report(_ name: String, sizes: [Int], _ costs: [Double]) {
     print("\(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(cells)  ×\(String(format: "%.2f", growth)) → \(verdict(growth: growth, sizeRatio: sizeRatio))")
 }
 
+if !memoryOnly {
 // 1. Starting a workflow, and a typical workflow-task round trip (poll + complete with a timer), with N
 //    workflows already open.
 let openSizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]
@@ -138,3 +141,43 @@ for size in historySizes {
 }
 report("read a 100-event page (E events)", sizes: historySizes, readCosts)
 report("append a signal (E events)", sizes: historySizes, appendCosts)
+}
+
+// 4. Memory: resident bytes per finished run shaped like the e2e "sleeper" (start, a task that starts a
+//    one-day timer, the timer fires, a task that completes), 10,000 runs.
+func residentBytes() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+}
+if memoryOnly {
+    let runs = quick ? 2_000 : 10_000
+    var core = makeCore()
+    let before = residentBytes()
+    var poller: UInt64 = 1
+    let timer = Temporal_Api_Command_V1_Command.with {
+        $0.commandType = .startTimer
+        $0.startTimerCommandAttributes = .with { $0.timerID = "day"; $0.startToFireTimeout = .init(seconds: 86_400) }
+    }
+    let complete = Temporal_Api_Command_V1_Command.with {
+        $0.commandType = .completeWorkflowExecution
+        $0.completeWorkflowExecutionCommandAttributes = .with { $0.result.payloads = [.with { $0.data = Data("null".utf8) }] }
+    }
+    for index in 0..<runs { _ = try! core.startWorkflow(startRequest("sleeper-\(index)"), wallNow: wall) }
+    for commands in [[timer], [complete]] {
+        for _ in 0..<runs {
+            let task = try! core.pollWorkflowTask(namespace: "default", taskQueue: "q", identity: "w", poller: PollerID(rawValue: poller), wallNow: wall)!
+            poller += 1
+            try! core.completeWorkflowTask(
+                .with {
+                    $0.namespace = "default"; $0.taskToken = task.taskToken; $0.commands = commands
+                    $0.sdkMetadata = .with { $0.langUsedFlags = [1, 2] }
+                }, wallNow: wall)
+        }
+        if commands == [timer] { try! core.unlockTimeSkipping(wallNow: wall) }  // jumps: every timer fires
+        _ = core.takeEffects()
+    }
+    let perRun = Double(residentBytes() - before) / Double(runs)
+    let events = core.runs.values.map(\.lastEventID).reduce(0, +) / Int64(runs)
+    print("memory per finished sleeper run (\(events) events): \(String(format: "%.1f", perRun / 1024)) KiB resident")
+}
