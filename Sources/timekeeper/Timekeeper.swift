@@ -40,6 +40,21 @@ struct TestServerOptions: ParsableArguments {
     var logLevel: Logger.Level = .notice
 
     func run(port: Int) async throws {
+        try await TestServerLaunch(
+            port: port, enableTimeSkipping: enableTimeSkipping, host: host, uiPort: uiPort, logLevel: logLevel
+        ).run()
+    }
+}
+
+/// Everything needed to run the test server, however the command line was read.
+struct TestServerLaunch {
+    var port: Int
+    var enableTimeSkipping = false
+    var host = "127.0.0.1"
+    var uiPort: Int?
+    var logLevel: Logger.Level = .notice
+
+    func run() async throws {
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -50,6 +65,40 @@ struct TestServerOptions: ParsableArguments {
             host: host, port: port,
             engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping), uiPort: uiPort)
         try await TimekeeperServer.run(options, logger: Logger(label: "timekeeper"))
+    }
+}
+
+extension TestServerLaunch {
+    /// Reads the SDK launch form, `PORT [--enable-time-skipping] [--host H] [--ui-port P] [--log-level L]`,
+    /// without ArgumentParser. SDKs launch us this way, and ArgumentParser's reflection triggers protocol
+    /// conformance scans over the whole generated API (a quarter of start-up time). Anything unusual gives
+    /// `nil`, and ArgumentParser then reads the line and reports what is wrong.
+    init?(sdkArguments arguments: [String]) {
+        guard let first = arguments.first, let port = Int(first), (0...65_535).contains(port) else { return nil }
+        self.port = port
+        var rest = arguments.dropFirst()
+        while let argument = rest.popFirst() {
+            // Java's test server reads the flag case-insensitively.
+            if argument.lowercased() == "--enable-time-skipping" {
+                enableTimeSkipping = true
+                continue
+            }
+            let (name, inlineValue): (String, String?) =
+                argument.split(separator: "=", maxSplits: 1).count == 2
+                ? (String(argument.split(separator: "=", maxSplits: 1)[0]), String(argument.split(separator: "=", maxSplits: 1)[1]))
+                : (argument, nil)
+            guard let value = inlineValue ?? rest.popFirst() else { return nil }
+            switch name {
+            case "--host": host = value
+            case "--ui-port":
+                guard let uiPort = Int(value), (0...65_535).contains(uiPort) else { return nil }
+                self.uiPort = uiPort
+            case "--log-level":
+                guard let level = Logger.Level(rawValue: value) else { return nil }
+                logLevel = level
+            default: return nil
+            }
+        }
     }
 }
 

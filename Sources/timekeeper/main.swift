@@ -14,6 +14,17 @@ let threads = ProcessInfo.processInfo.environment["TIMEKEEPER_THREADS"].flatMap(
 NIOSingletons.groupLoopCountSuggestion = max(1, threads)
 NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
+// The SDK launch form skips ArgumentParser (see `TestServerLaunch.init(sdkArguments:)`).
+if let launch = TestServerLaunch(sdkArguments: Array(CommandLine.arguments.dropFirst())) {
+    do {
+        try await launch.run()
+    } catch {
+        FileHandle.standardError.write(Data("timekeeper: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+
 do {
     let command = try Timekeeper.parseAsRoot()
     guard let runnable = command as? any TimekeeperCommand else {
