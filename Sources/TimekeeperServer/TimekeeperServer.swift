@@ -1,5 +1,6 @@
 internal import GRPCCore
 internal import GRPCNIOTransportHTTP2
+internal import NIOPosix
 package import Logging
 internal import TemporalAPI
 package import TimekeeperEngine
@@ -60,6 +61,17 @@ package enum TimekeeperServer {
         ]
         let server = GRPCServer(transport: transport, services: services)
 
+        let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
+        try await withTaskExecutorPreference(executor) {
+            try await serve(server: server, transport: transport, engine: engine, options: options, logger: logger,
+                            onListening: onListening)
+        }
+    }
+
+    private static func serve(
+        server: GRPCServer<HTTP2ServerTransport.Posix>, transport: HTTP2ServerTransport.Posix, engine: Engine,
+        options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             group.addTask { await engine.runClock() }
