@@ -30,8 +30,7 @@ extension WorkflowServiceHandlers {
         router.registerUnary(WS.Method.RespondActivityTaskCompletedById.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdRequest, _, _) in
             try engine.completeActivity(
-                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
-                    activityID: request.activityID),
+                request.address,
                 result: request.hasResult ? request.result : nil, identity: request.identity)
             return Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdResponse()
         }
@@ -47,8 +46,7 @@ extension WorkflowServiceHandlers {
         router.registerUnary(WS.Method.RespondActivityTaskFailedById.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdRequest, _, _) in
             try engine.failActivity(
-                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
-                    activityID: request.activityID),
+                request.address,
                 failure: request.failure,
                 lastHeartbeatDetails: request.hasLastHeartbeatDetails ? request.lastHeartbeatDetails : nil,
                 identity: request.identity)
@@ -64,8 +62,7 @@ extension WorkflowServiceHandlers {
         router.registerUnary(WS.Method.RespondActivityTaskCanceledById.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdRequest, _, _) in
             try engine.cancelActivity(
-                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
-                    activityID: request.activityID),
+                request.address,
                 details: request.hasDetails ? request.details : nil, identity: request.identity)
             return Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdResponse()
         }
@@ -81,8 +78,7 @@ extension WorkflowServiceHandlers {
         router.registerUnary(WS.Method.RecordActivityTaskHeartbeatById.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest, _, _) in
             let cancelRequested = try engine.heartbeatActivity(
-                .id(namespace: request.namespace, workflowID: request.workflowID, runID: request.runID,
-                    activityID: request.activityID),
+                request.address,
                 details: request.hasDetails ? request.details : nil)
             return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdResponse.with {
                 $0.cancelRequested = cancelRequested
@@ -119,3 +115,22 @@ extension WorkflowServiceHandlers {
         }
     }
 }
+
+/// The `…ById` activity requests, which name an activity by workflow and activity id instead of a token.
+protocol ActivityByIDRequest {
+    var namespace: String { get }
+    var workflowID: String { get }
+    var runID: String { get }
+    var activityID: String { get }
+}
+
+extension ActivityByIDRequest {
+    var address: ActivityAddress {
+        .id(namespace: namespace, workflowID: workflowID, runID: runID, activityID: activityID)
+    }
+}
+
+extension Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdRequest: ActivityByIDRequest {}
+extension Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdRequest: ActivityByIDRequest {}
+extension Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdRequest: ActivityByIDRequest {}
+extension Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest: ActivityByIDRequest {}

@@ -83,10 +83,8 @@ extension TestServerLaunch {
                 enableTimeSkipping = true
                 continue
             }
-            let (name, inlineValue): (String, String?) =
-                argument.split(separator: "=", maxSplits: 1).count == 2
-                ? (String(argument.split(separator: "=", maxSplits: 1)[0]), String(argument.split(separator: "=", maxSplits: 1)[1]))
-                : (argument, nil)
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            let (name, inlineValue) = parts.count == 2 ? (parts[0], Optional(parts[1])) : (argument, nil)
             guard let value = inlineValue ?? rest.popFirst() else { return nil }
             switch name {
             case "--host": host = value

@@ -48,9 +48,7 @@ extension EngineCore {
         guard let run = runs[runID], run.isOpen, run.stickyQueue != nil,
             case .scheduled(scheduledEventID, _, _) = run.workflowTask
         else { return }
-        runs[runID]!.stickyQueue = nil
-        runs[runID]!.stickyTimeoutEntry = nil
-        dispatchWorkflowTask(runID, scheduledEventID, to: run.taskQueue)
+        clearStickiness(runID)
     }
 
     /// Stops sending a run's workflow tasks to a sticky queue; a task waiting there moves to the normal queue.
@@ -216,7 +214,7 @@ extension EngineCore {
             timetable.cancel(task.timeout)
             answerQueries(runID, results: request.queryResults)
             runs[runID]!.workflowTask = .none
-            runs[runID]!.stickyQueue = nil  // the worker must replay: its commands were not applied
+            clearStickiness(runID)  // the worker must replay: its commands were not applied
             release(.workflowTask(runID: runID))
             scheduleWorkflowTask(runID, attempt: 1)
             return
@@ -272,7 +270,7 @@ extension EngineCore {
         requeueQueriesInFlight(runID)
         let attempt = task.run.workflowTask.attempt
         runs[runID]!.workflowTask = .none
-        runs[runID]!.stickyQueue = nil  // the worker's cached copy is suspect: start over from full history
+        clearStickiness(runID)  // the worker's cached copy is suspect: start over from full history
         release(.workflowTask(runID: runID))
         scheduleWorkflowTask(runID, attempt: attempt + 1)
     }
@@ -291,7 +289,7 @@ extension EngineCore {
         }
         requeueQueriesInFlight(runID)
         runs[runID]!.workflowTask = .none
-        runs[runID]!.stickyQueue = nil
+        clearStickiness(runID)
         release(.workflowTask(runID: runID))
         scheduleWorkflowTask(runID, attempt: attempt + 1)
     }

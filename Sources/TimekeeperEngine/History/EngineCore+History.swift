@@ -58,8 +58,7 @@ extension EngineCore {
             return .waitForChange(runID: run.ref.runID)
         }
         let pageSize = request.maximumPageSize > 0 ? Int(request.maximumPageSize) : Self.defaultHistoryPageSize
-        let start = Int(firstEventID - 1)
-        let events = Array(run.history[min(start, run.history.count)..<min(start + pageSize, run.history.count)])
+        let events = Array(run.events(from: firstEventID).prefix(pageSize))
         let nextEventID = firstEventID + Int64(events.count)
         // A long-polling reader of an open run always gets a token to wait on from.
         let more = nextEventID <= run.lastEventID || (request.waitNewEvent && run.isOpen)
