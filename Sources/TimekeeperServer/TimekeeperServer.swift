@@ -35,7 +35,6 @@ package enum TimekeeperServer {
         let transport = HTTP2ServerTransport.Posix(
             address: address, transportSecurity: .plaintext,
             config: .defaults {
-                $0.compression.enabledAlgorithms = .all
                 // SDK clients ping every 30 s (Temporal's Rust core), long polls or not; the default policy
                 // (no pings more often than every 5 minutes) counts those as strikes and closes the connection.
                 $0.connection.keepalive.clientBehavior = .init(
@@ -44,7 +43,10 @@ package enum TimekeeperServer {
                 // connection. Left unset, the limit is not advertised but NIO still enforces 100, and the
                 // client's 101st stream brings the whole connection down.
                 $0.http2.maxConcurrentStreams = 65_536
-                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = UncompressedResponses.install
+                // Compression stays off in the transport: gzip requests are inflated by our own handler
+                // (see RequestDecompression for the leak this avoids), responses go uncompressed.
+                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream =
+                    RequestDecompression.installer(messageLimit: $0.rpc.maxRequestPayloadSize)
             })
         let services: [any RegistrableRPCService] = [
             WorkflowServiceHandlers(engine: engine),
