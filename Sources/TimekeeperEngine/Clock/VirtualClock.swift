@@ -16,6 +16,9 @@ package struct VirtualClock: Sendable {
     package private(set) var clientLocks: Int
     /// Holds taken by in-flight work, counted by holder.
     package private(set) var holds: [Hold: Int] = [:]
+    /// The sum of `holds`, kept as they change: every transition asks for the count, and with thousands of
+    /// workflow tasks in flight summing the dictionary each time made every call O(open work).
+    private var heldByWork = 0
     /// The client action that last let the count fall: what permits the next jump.
     package private(set) var permission: JumpPermission
     /// Wall time of the last refresh if time was flowing then; `nil` while skipping.
@@ -31,7 +34,7 @@ package struct VirtualClock: Sendable {
     }
 
     /// The unified lock count: client locks plus every hold.
-    package var lockCount: Int { clientLocks + holds.values.reduce(0, +) }
+    package var lockCount: Int { clientLocks + heldByWork }
 
     /// Whether the clock may jump now, given whether the timetable has anything in it. An empty
     /// timetable makes time flow, as the Java server's "empty queue" hold does.
@@ -75,11 +78,15 @@ package struct VirtualClock: Sendable {
         if count < 0 { clientLocks -= count }
     }
 
-    package mutating func take(_ hold: Hold) { holds[hold, default: 0] += 1 }
+    package mutating func take(_ hold: Hold) {
+        holds[hold, default: 0] += 1
+        heldByWork += 1
+    }
 
     package mutating func release(_ hold: Hold) {
         guard let count = holds[hold] else { return }
         holds[hold] = count > 1 ? count - 1 : nil
+        heldByWork -= 1
     }
 }
 

@@ -54,7 +54,8 @@ final class Inflater {
     }
 
     /// Inflates one whole compressed message, appending at most `limit` bytes to `output`.
-    /// Returns how many bytes it appended.
+    /// Returns how many bytes it appended. Z_FINISH, the whole message being at hand, spares zlib its 32 KiB
+    /// window whenever the first output buffer is large enough.
     func inflate(_ message: ByteBuffer, limit: Int, appendingTo output: inout ByteBuffer) throws(Failure) -> Int {
         inflateReset(stream)
         var produced = 0
@@ -70,12 +71,14 @@ final class Inflater {
                     let usable = min(buffer.count, room)
                     stream.pointee.next_out = buffer.baseAddress?.assumingMemoryBound(to: Bytef.self)
                     stream.pointee.avail_out = UInt32(usable)
-                    status = CZlib.inflate(stream, Z_NO_FLUSH)
+                    status = CZlib.inflate(stream, Z_FINISH)
                     return usable - Int(stream.pointee.avail_out)
                 }
                 if produced > limit { return .tooLarge(limit: limit) }
                 switch status {
                 case Z_STREAM_END, Z_OK: continue
+                // Z_FINISH: out of room is Z_BUF_ERROR too; only an unfilled output means missing input.
+                case Z_BUF_ERROR where stream.pointee.avail_out == 0: continue
                 case Z_BUF_ERROR: return .corrupt("the compressed message ends before its stream does")
                 default:
                     let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
