@@ -43,6 +43,10 @@ package enum TimekeeperServer {
                 // connection. Left unset, the limit is not advertised but NIO still enforces 100, and the
                 // client's 101st stream brings the whole connection down.
                 $0.http2.maxConcurrentStreams = 65_536
+                // The transport delays each flush by up to 100 µs to batch writes. An SDK's calls are mostly
+                // one at a time (long polls, a task completion, the next poll), so the delay only added a
+                // timer, a second wake-up and 100 µs to every round trip.
+                $0.connection.flushCoalescing = nil
                 // Compression stays off in the transport: gzip requests are inflated by our own handler
                 // (see RequestDecompression for the leak this avoids), responses go uncompressed.
                 $0.channelDebuggingCallbacks.onAcceptHTTP2Stream =
