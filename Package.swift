@@ -87,8 +87,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings,
             // Release binaries start faster without position independence (no relocation pass over the
-            // ~100 MB image, half the page faults) and without symbols.
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie", "-Xlinker", "-s"], .when(configuration: .release))]
+            // ~100 MB image, half the page faults), without symbols, and without exporting every symbol
+            // dynamically (the driver's default: 9 MB of .dynsym/.dynstr/.gnu.hash that the loader searches
+            // first for every shared-library symbol; idle RSS 25.7 → 23.0 MiB, binary 98 → 88 MB).
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie", "-Xlinker", "-s", "-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
         ),
         // How the engine's hot paths grow with open workflows, timetable size and history length.
         .executableTarget(

@@ -152,7 +152,7 @@ class Plan:
     ready_trials: int = 5
     burst: int = 200
     burst_warmup: int = 5
-    trivial_runs: int = 50
+    trivial_runs: int = 100
     trivial_warmup: int = 5
     signal_runs: int = 30
     sleeps: int = 1000
@@ -185,6 +185,8 @@ def metrics_for(plan: Plan) -> list[Metric]:
         Metric("burst_py_util", "3. burst: Python CPU / wall (info)", ".2f", None),
         Metric("trivial_med", f"4. trivial wf latency, median of {plan.trivial_runs} (ms)", ".1f"),
         Metric("trivial_p90", "4. trivial wf latency, p90 (ms)", ".1f"),
+        Metric("trivial_cpu", "4. trivial: server CPU per workflow (ms)", ".2f"),
+        Metric("trivial_py_cpu", "4. trivial: Python worker+client CPU per workflow (ms)", ".2f"),
         Metric("signal_med", f"5. signal -> result, median of {plan.signal_runs} (ms)", ".1f"),
         Metric("signal_p90", "5. signal -> result, p90 (ms)", ".1f"),
         Metric("sleeps_wall", f"6. 1 wf x {plan.sleeps} sequential 1 h sleeps, time-skipping: wall (s)", ".2f"),
@@ -394,6 +396,7 @@ class Options:
     unsandboxed: bool
     scenarios: set[str] = field(default_factory=set)  # empty = all
     sleeper_concurrency: int = DEFAULT_SLEEPER_CONCURRENCY
+    rounds: int = 1
 
 
 @asynccontextmanager
@@ -525,21 +528,27 @@ async def scenario_burst(client: Client, server: Server, opts: Options) -> dict[
     return out
 
 
-async def scenario_trivial(client: Client, opts: Options) -> dict[str, Cell]:
+async def scenario_trivial(client: Client, server: Server, opts: Options) -> dict[str, Cell]:
     plan, tq = opts.plan, unique("e2e-trivial")
     async with running_worker(client, tq, opts) as wt:
-        async def body() -> list[float]:
+        async def body() -> tuple[list[float], float, float]:
             times: list[float] = []
+            cpu0 = py0 = 0.0
             for i in range(plan.trivial_warmup + plan.trivial_runs):
+                if i == plan.trivial_warmup:
+                    cpu0, py0 = proc_cpu_s(server.pid), self_cpu_s()
                 t0 = time.perf_counter()
                 r = await client.execute_workflow(Trivial.run, id=unique("trivial"), task_queue=tq)
                 if i >= plan.trivial_warmup:
                     times.append(ms_since(t0))
                 if r != 1:
                     raise RuntimeError(f"trivial returned {r!r}")
-            return times
-        times = await guarded(body(), wt, opts.scenario_timeout)
-    return {"trivial_med": statistics.median(times), "trivial_p90": p90(times)}
+            return times, proc_cpu_s(server.pid) - cpu0, self_cpu_s() - py0
+        times, cpu, py = await guarded(body(), wt, opts.scenario_timeout)
+    # One workflow at a time: each one's latency holds its server CPU and its Python CPU end to end, so
+    # the Python CPU per workflow is a floor under the latency that no server can go below.
+    return {"trivial_med": statistics.median(times), "trivial_p90": p90(times),
+            "trivial_cpu": cpu * 1e3 / plan.trivial_runs, "trivial_py_cpu": py * 1e3 / plan.trivial_runs}
 
 
 async def scenario_signal(client: Client, opts: Options) -> dict[str, Cell]:
@@ -644,7 +653,7 @@ SCENARIO_KEYS = {
     "idle": ["idle_rss"],
     "burst": ["burst_wall", "burst_rate", "burst_cpu", "burst_cpu_per_wf", "burst_rss", "burst_py_cpu",
               "burst_py_util"],
-    "trivial": ["trivial_med", "trivial_p90"],
+    "trivial": ["trivial_med", "trivial_p90", "trivial_cpu", "trivial_py_cpu"],
     "signal": ["signal_med", "signal_p90"],
     "sleeps": ["sleeps_wall", "sleeps_cpu", "sleeps_py_cpu"],
     "sleepers": ["sleepers_wall", "sleepers_start", "sleepers_hwm", "sleepers_cpu", "sleepers_py_cpu"],
@@ -664,6 +673,28 @@ class Results:
     def fill(self, target: str, scenario: str, text: str) -> None:
         for k in SCENARIO_KEYS[scenario]:
             self.cells.setdefault(k, {}).setdefault(target, text)
+
+    @staticmethod
+    def merged(rounds: list["Results"]) -> "Results":
+        """One table from several rounds: the median of each number (the sum for counts of retries); an
+        error in any round wins, so a failure is never hidden by the other rounds."""
+        out = Results()
+        for r in rounds:
+            out.errors += r.errors
+            out.notes += r.notes
+        for metric in {m for r in rounds for m in r.cells}:
+            for target in {t for r in rounds for t in r.cells.get(metric, {})}:
+                values = [r.cells[metric][target] for r in rounds if target in r.cells.get(metric, {})]
+                errors = [v for v in values if isinstance(v, str) and v.startswith("error")]
+                numbers = [v for v in values if isinstance(v, (int, float))]
+                if errors:
+                    cell: Cell = errors[0]
+                elif numbers:
+                    cell = sum(numbers) if metric == "rpc_retries" else statistics.median(numbers)
+                else:
+                    cell = values[0]
+                out.cells.setdefault(metric, {})[target] = cell
+        return out
 
 
 async def run_scenario(res: Results, target: Target, scenario: str,
@@ -695,7 +726,7 @@ async def run_scenario(res: Results, target: Target, scenario: str,
             res.notes.append(f"{target.name} / {scenario}: {n} RPC-retry warnings from the SDK core, e.g. {sample}")
 
 
-async def bench_target(target: Target, opts: Options, res: Results, log_dir: Path) -> None:
+async def bench_target(target: Target, opts: Options, res: Results, log_dir: Path, with_sleepers: bool = True) -> None:
     exe = target.argv[0]
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
         for sc in SCENARIO_KEYS:
@@ -729,7 +760,7 @@ async def bench_target(target: Target, opts: Options, res: Results, log_dir: Pat
             assert client is not None
             c: Client = client
             for name, fn in (("burst", lambda: scenario_burst(c, server, opts)),
-                             ("trivial", lambda: scenario_trivial(c, opts)),
+                             ("trivial", lambda: scenario_trivial(c, server, opts)),
                              ("signal", lambda: scenario_signal(c, opts))):
                 async def checked(fn: Callable[[], Awaitable[dict[str, Cell]]] = fn) -> dict[str, Cell]:
                     server.check_alive()
@@ -747,6 +778,8 @@ async def bench_target(target: Target, opts: Options, res: Results, log_dir: Pat
 
     for name, fn in (("sleeps", lambda: scenario_sleeps(target, opts)),
                      ("sleepers", lambda: scenario_sleepers(target, opts))):
+        if name == "sleepers" and not with_sleepers:
+            continue  # a later round: the long scenario runs once
         if not target.time_skipping:
             res.fill(target.name, name, "n/a: no time skipping")
             continue
@@ -886,6 +919,8 @@ def facts(opts: Options, targets: list[Target], load_start: str, load_end: str, 
                   f"trivial {plan.trivial_runs} (+{plan.trivial_warmup} warm-up); signal {plan.signal_runs} (+1 warm-up); "
                   f"sleeps {plan.sleeps}; sleepers {plan.sleepers} (start/await concurrency {opts.sleeper_concurrency})"),
         ("scenario timeout", f"{opts.scenario_timeout:.0f} s"),
+        ("rounds", f"{opts.rounds}: every scenario but the 10,000 sleepers ran once per round, targets alternating; "
+                   "each cell is the median of the rounds"),
     ]
 
 
@@ -894,7 +929,7 @@ async def amain(args: argparse.Namespace) -> int:
     if args.sleepers is not None:
         plan.sleepers = args.sleepers
     opts = Options(plan=plan, scenario_timeout=args.timeout, unsandboxed=args.unsandboxed,
-                   scenarios=set(args.scenario or []), sleeper_concurrency=args.concurrency)
+                   scenarios=set(args.scenario or []), sleeper_concurrency=args.concurrency, rounds=args.rounds)
 
     targets = make_targets()
     if args.only:
@@ -912,15 +947,23 @@ async def amain(args: argparse.Namespace) -> int:
     load_start, started = loadavg(), time.perf_counter()
     tk_descs = (binary_desc(tk_path), binary_desc(tk_path))  # at start / end of timekeeper's scenarios
     target_loads: dict[str, str] = {}
-    res = Results()
-    for t in targets:
-        target_loads[t.name] = loadavg()
-        log(f"[{t.name}] load average {target_loads[t.name]}")
-        if t.argv[0] == tk_path:
-            tk_descs = (binary_desc(tk_path), tk_descs[1])
-        await bench_target(t, opts, res, log_dir)
-        if t.argv[0] == tk_path:
-            tk_descs = (tk_descs[0], binary_desc(tk_path))
+    rounds: list[Results] = []
+    # Short scenarios vary by 10-40 % from one run to the next on this kind of machine: each round runs
+    # every target once, targets alternating, and the table holds the median of the rounds. The 10,000
+    # sleepers run in the first round only.
+    for round_index in range(args.rounds):
+        res = Results()
+        rounds.append(res)
+        for t in targets:
+            load = loadavg()
+            target_loads.setdefault(t.name, load)
+            log(f"[{t.name}] round {round_index + 1}/{args.rounds}, load average {load}")
+            if t.argv[0] == tk_path and round_index == 0:
+                tk_descs = (binary_desc(tk_path), tk_descs[1])
+            await bench_target(t, opts, res, log_dir, with_sleepers=round_index == 0)
+            if t.argv[0] == tk_path:
+                tk_descs = (tk_descs[0], binary_desc(tk_path))
+    res = Results.merged(rounds)
     load_end, elapsed = loadavg(), time.perf_counter() - started
 
     header, rows = table_rows(metrics_for(plan), targets, res)
@@ -974,6 +1017,8 @@ def main() -> None:
     ap.add_argument("--unsandboxed", action="store_true",
                     help="use UnsandboxedWorkflowRunner (less Python CPU; default is the SDK's sandbox)")
     ap.add_argument("--out", help="Markdown output path (default benchmarks/results/e2e-<date>[-quick].md)")
+    ap.add_argument("--rounds", type=int, default=3, metavar="N",
+                    help="rounds of the short scenarios, targets alternating; cells are medians (default 3)")
     args = ap.parse_args()
     code = 2
     try:
