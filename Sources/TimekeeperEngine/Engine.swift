@@ -14,6 +14,8 @@ package final class Engine: Sendable {
         var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
         /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
         var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
+        /// The run each history waiter waits on, so that giving up finds it without a scan.
+        var historyWaiterRuns: [UInt64: String] = [:]
         /// History waits that are a client awaiting a run's close event (`result()`), by waiter id.
         var resultWaits: [UInt64: String] = [:]
         var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
@@ -85,6 +87,7 @@ package final class Engine: Sendable {
                 }
             case .historyChanged(let runID):
                 for (waiterID, continuation) in state.historyWaiters.removeValue(forKey: runID) ?? [:] {
+                    state.historyWaiterRuns[waiterID] = nil
                     if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
                     wakeups.actions.append { continuation.resume(returning: .success(nil)) }
                 }
@@ -312,6 +315,7 @@ package final class Engine: Sendable {
                                         continuation.resume(returning: .success(GetHistoryResponse()))
                                     } else {
                                         state.historyWaiters[runID, default: [:]][waiterID] = continuation
+                                        state.historyWaiterRuns[waiterID] = runID
                                         if request.historyEventFilterType == .closeEvent {
                                             state.resultWaits[waiterID] = runID
                                             state.core.noteResultWaiter(runID, 1)
@@ -338,14 +342,12 @@ package final class Engine: Sendable {
 
     private func abandonHistoryWait(_ waiterID: UInt64) {
         let continuation: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>? = state.withLock { state in
-            for (runID, var waiters) in state.historyWaiters {
-                if let found = waiters.removeValue(forKey: waiterID) {
-                    state.historyWaiters[runID] = waiters.isEmpty ? nil : waiters
-                    if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
-                    return found
-                }
-            }
-            return nil
+            guard let runID = state.historyWaiterRuns.removeValue(forKey: waiterID),
+                let found = state.historyWaiters[runID]?.removeValue(forKey: waiterID)
+            else { return nil }
+            if state.historyWaiters[runID]?.isEmpty == true { state.historyWaiters[runID] = nil }
+            if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
+            return found
         }
         continuation?.resume(returning: .success(GetHistoryResponse()))
     }
