@@ -66,7 +66,11 @@ final class RequestDecompression: ChannelDuplexHandler {
                 return
             }
             state = .failed  // while `pending` is borrowed; restored below
-            pending.writeBuffer(&bytes)
+            if pending.readableBytes == 0 {
+                pending = bytes  // the usual case: whole messages in one frame, nothing to copy
+            } else {
+                pending.writeBuffer(&bytes)
+            }
             var messages = context.channel.allocator.buffer(capacity: pending.readableBytes)
             do throws(Inflater.Failure) {
                 try rewrite(&pending, with: inflater, into: &messages)
@@ -84,7 +88,7 @@ final class RequestDecompression: ChannelDuplexHandler {
                 // A truncated last message goes on as it came, for the transport to report.
                 messages.writeBuffer(&pending)
             }
-            pending.discardReadBytes()
+            if pending.readableBytes > 0 { pending.discardReadBytes() }  // part of a message waits
             state = .inflating(inflater, pending: pending)
             data.data = .byteBuffer(messages)
             context.fireChannelRead(data: data)
