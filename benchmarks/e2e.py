@@ -891,13 +891,14 @@ def binary_desc(path: str) -> str:
     return f"{path} (modified {mtime}, {p.stat().st_size / 1e6:.0f} MB)"
 
 
-def facts(opts: Options, targets: list[Target], load_start: str, load_end: str, elapsed_s: float,
-          tk_descs: tuple[str, str], target_loads: dict[str, str]) -> list[tuple[str, str]]:
+def machine_facts(targets: list[Target], load_start: str, load_end: str, elapsed_s: float,
+                  tk_descs: tuple[str, str], target_loads: dict[str, str], unsandboxed: bool,
+                  worker_label: str = "worker settings") -> list[tuple[str, str]]:
+    """The facts every results file records: machine, load, versions, binaries, worker settings."""
     _, tk_how = timekeeper_bin()
-    plan = opts.plan
     tk_desc = f"{tk_how}: {tk_descs[0]}"
     if tk_descs[1] != tk_descs[0]:
-        tk_desc += f" -- REPLACED while its scenarios ran (was {tk_descs[1]} when they ended)"
+        tk_desc += f" -- REPLACED while it ran (was {tk_descs[1]} at its end)"
     return [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("repo HEAD", git_head()),
@@ -912,14 +913,21 @@ def facts(opts: Options, targets: list[Target], load_start: str, load_end: str, 
         ("temporalio", temporalio.__version__),
         ("timekeeper binary", tk_desc),
         ("targets", "; ".join(f"{t.name} = `{' '.join(t.argv)}`" for t in targets)),
-        ("worker settings", ", ".join(f"{k}={v}" for k, v in WORKER_SETTINGS.items())
+        (worker_label, ", ".join(f"{k}={v}" for k, v in WORKER_SETTINGS.items())
          + ", pollers: SDK defaults (5 workflow-task, 5 activity-task)"
-         + f", workflow runner: {'unsandboxed' if opts.unsandboxed else 'sandboxed (default)'}"),
+         + f", workflow runner: {'unsandboxed' if unsandboxed else 'sandboxed (default)'}"),
+    ]
+
+
+def facts(opts: Options, targets: list[Target], load_start: str, load_end: str, elapsed_s: float,
+          tk_descs: tuple[str, str], target_loads: dict[str, str]) -> list[tuple[str, str]]:
+    plan = opts.plan
+    return machine_facts(targets, load_start, load_end, elapsed_s, tk_descs, target_loads, opts.unsandboxed) + [
         ("sizes", f"ready trials {plan.ready_trials} (+1 warm-up); burst {plan.burst} (+{plan.burst_warmup} warm-up); "
                   f"trivial {plan.trivial_runs} (+{plan.trivial_warmup} warm-up); signal {plan.signal_runs} (+1 warm-up); "
                   f"sleeps {plan.sleeps}; sleepers {plan.sleepers} (start/await concurrency {opts.sleeper_concurrency})"),
         ("scenario timeout", f"{opts.scenario_timeout:.0f} s"),
-        ("rounds", f"{opts.rounds}: every scenario but the 10,000 sleepers ran once per round, targets alternating; "
+        ("rounds", f"{opts.rounds}: every scenario but the sleepers (scenario 7, first round only) ran once per round, targets alternating; "
                    "each cell is the median of the rounds"),
     ]
 

@@ -45,7 +45,6 @@ import argparse
 import asyncio
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -65,24 +64,20 @@ from e2e import (  # noqa: E402
     CORE_LOGS,
     LOOPBACK,
     RATIO,
-    WORKER_SETTINGS,
     Cell,
     Options,
     Plan,
     Server,
     Target,
     binary_desc,
-    cpu_model,
     fmt_cell,
     gather_all,
-    git_head,
     install_core_log_counter,
     loadavg,
     log,
+    machine_facts,
     make_targets,
     md_table,
-    mem_total,
-    nproc,
     proc_cpu_s,
     rss_mib,
     scenario_burst,
@@ -92,7 +87,6 @@ from e2e import (  # noqa: E402
     unique,
 )
 
-import temporalio  # noqa: E402
 from temporalio.client import Client, WorkflowExecutionStatus  # noqa: E402
 
 from bench_workflows import OneActivity  # noqa: E402
@@ -457,27 +451,8 @@ def flat_header(groups: list[tuple[str, int]], header: list[str]) -> list[str]:
 
 def facts(st: Settings, targets: list[Target], load_start: str, load_end: str, elapsed_s: float,
           tk_descs: tuple[str, str], target_loads: dict[str, str], res: Results) -> list[tuple[str, str]]:
-    _, tk_how = timekeeper_bin()
-    tk_desc = f"{tk_how}: {tk_descs[0]}"
-    if tk_descs[1] != tk_descs[0]:
-        tk_desc += f" -- REPLACED while it ran (was {tk_descs[1]} at its end)"
-    return [
-        ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
-        ("repo HEAD", git_head()),
-        ("nproc", nproc()),
-        ("CPU", cpu_model()),
-        ("memory", mem_total()),
-        ("load average (1/5/15 min) at start", load_start),
-        ("load average when each target started", "; ".join(f"{k}: {v}" for k, v in target_loads.items())),
-        ("load average at end", load_end),
-        ("run time", f"{elapsed_s / 60:.1f} min"),
-        ("Python", platform.python_version()),
-        ("temporalio", temporalio.__version__),
-        ("timekeeper binary", tk_desc),
-        ("targets", "; ".join(f"{t.name} = `{' '.join(t.argv)}`" for t in targets)),
-        ("worker settings (burst only)", ", ".join(f"{k}={v}" for k, v in WORKER_SETTINGS.items())
-         + ", pollers: SDK defaults (5 workflow-task, 5 activity-task)"
-         + f", workflow runner: {'unsandboxed' if st.unsandboxed else 'sandboxed (default)'}"),
+    return machine_facts(targets, load_start, load_end, elapsed_s, tk_descs, target_loads, st.unsandboxed,
+                         worker_label="worker settings (burst only)") + [
         ("sizes", f"open workflows {', '.join(f'{n:,}' for n in st.sizes)} (cumulative, one server per target); "
                   f"opened {st.concurrency} in flight; burst {st.burst} (+{st.warmup} untimed warm-up) per size; "
                   f"describe() {DESCRIBE_RUNS} (+2 untimed) per size"),
