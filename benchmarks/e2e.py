@@ -891,6 +891,37 @@ def binary_desc(path: str) -> str:
     return f"{path} (modified {mtime}, {p.stat().st_size / 1e6:.0f} MB)"
 
 
+def selected_targets(only: list[str] | None) -> list[Target]:
+    """`make_targets()`, narrowed to the names given with --only (an unknown name stops the run)."""
+    targets = make_targets()
+    if only:
+        unknown = set(only) - {t.name for t in targets}
+        if unknown:
+            raise SystemExit(f"unknown target(s) {sorted(unknown)}; have {[t.name for t in targets]}")
+        targets = [t for t in targets if t.name in only]
+    return targets
+
+
+def print_report_tail(fact_list: list[tuple[str, str]], errors: list[str], notes: list[str]) -> None:
+    """Machine facts, errors and notes under a printed table."""
+    for k, v in fact_list:
+        print(f"{k}: {v}")
+    for heading, lines in (("errors", errors), ("notes", notes)):
+        if lines:
+            print(f"\n{heading}:")
+            for line in lines:
+                print(f"  {line}")
+
+
+def md_report_tail(fact_list: list[tuple[str, str]], errors: list[str], notes: list[str], script: str) -> list[str]:
+    """The same in Markdown, ending with the command that produced the file."""
+    md = [f"- **{k}**: {v}" for k, v in fact_list]
+    for heading, lines in (("Errors", errors), ("Notes", notes)):
+        if lines:
+            md += ["", f"## {heading}", ""] + [f"- {line}" for line in lines]
+    return md + ["", f"Command: `{' '.join([Path(sys.executable).name, script] + sys.argv[1:])}`", ""]
+
+
 def machine_facts(targets: list[Target], load_start: str, load_end: str, elapsed_s: float,
                   tk_descs: tuple[str, str], target_loads: dict[str, str], unsandboxed: bool,
                   worker_label: str = "worker settings") -> list[tuple[str, str]]:
@@ -939,12 +970,7 @@ async def amain(args: argparse.Namespace) -> int:
     opts = Options(plan=plan, scenario_timeout=args.timeout, unsandboxed=args.unsandboxed,
                    scenarios=set(args.scenario or []), sleeper_concurrency=args.concurrency, rounds=args.rounds)
 
-    targets = make_targets()
-    if args.only:
-        unknown = set(args.only) - {t.name for t in targets}
-        if unknown:
-            raise SystemExit(f"unknown target(s) {sorted(unknown)}; have {[t.name for t in targets]}")
-        targets = [t for t in targets if t.name in args.only]
+    targets = selected_targets(args.only)
 
     install_core_log_counter()
     tk_path, tk_how = timekeeper_bin()
@@ -982,16 +1008,7 @@ async def amain(args: argparse.Namespace) -> int:
     print(title)
     print(text_table(header, rows))
     print()
-    for k, v in fact_list:
-        print(f"{k}: {v}")
-    if res.errors:
-        print("\nerrors:")
-        for e in res.errors:
-            print(f"  {e}")
-    if res.notes:
-        print("\nnotes:")
-        for n in res.notes:
-            print(f"  {n}")
+    print_report_tail(fact_list, res.errors, res.notes)
 
     out = Path(args.out) if args.out else (
         BENCH_DIR / "results" / f"e2e-{time.strftime('%Y-%m-%d')}{'-quick' if args.quick else ''}.md")
@@ -1000,12 +1017,7 @@ async def amain(args: argparse.Namespace) -> int:
           "Lower is better for every row except *workflows/s*; *(info)* rows have no ratio.",
           "Ratios > 1 mean timekeeper is slower / bigger (or, for workflows/s, faster).", "",
           "## Machine and settings", ""]
-    md += [f"- **{k}**: {v}" for k, v in fact_list]
-    if res.errors:
-        md += ["", "## Errors", ""] + [f"- {e}" for e in res.errors]
-    if res.notes:
-        md += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
-    md += ["", f"Command: `{' '.join([Path(sys.executable).name, 'benchmarks/e2e.py'] + sys.argv[1:])}`", ""]
+    md += md_report_tail(fact_list, res.errors, res.notes, "benchmarks/e2e.py")
     out.write_text("\n".join(md))
     print(f"\nwrote {out}")
     return 1 if res.errors else 0

@@ -76,11 +76,13 @@ from e2e import (  # noqa: E402
     loadavg,
     log,
     machine_facts,
-    make_targets,
+    md_report_tail,
     md_table,
+    print_report_tail,
     proc_cpu_s,
     rss_mib,
     scenario_burst,
+    selected_targets,
     self_cpu_s,
     short_error,
     timekeeper_bin,
@@ -482,12 +484,7 @@ async def amain(args: argparse.Namespace) -> int:
                   warmup=args.warmup, concurrency=args.concurrency, timeout=args.timeout,
                   unsandboxed=args.unsandboxed, quick=args.quick)
 
-    targets = make_targets()
-    if args.only:
-        unknown = set(args.only) - {t.name for t in targets}
-        if unknown:
-            raise SystemExit(f"unknown target(s) {sorted(unknown)}; have {[t.name for t in targets]}")
-        targets = [t for t in targets if t.name in args.only]
+    targets = selected_targets(args.only)
 
     install_core_log_counter()
     tk_path, tk_how = timekeeper_bin()
@@ -534,16 +531,7 @@ async def amain(args: argparse.Namespace) -> int:
     print(plain_text_table(dheader, drows))
     print(DETAILS_LEGEND)
     print()
-    for k, v in fact_list:
-        print(f"{k}: {v}")
-    if res.errors:
-        print("\nerrors:")
-        for e in res.errors:
-            print(f"  {e}")
-    if res.notes:
-        print("\nnotes:")
-        for n in res.notes:
-            print(f"  {n}")
+    print_report_tail(fact_list, res.errors, res.notes)
 
     out = Path(args.out) if args.out else (
         BENCH_DIR / "results" / f"scaling-{time.strftime('%Y-%m-%d')}{'-quick' if st.quick else ''}.md")
@@ -554,12 +542,7 @@ async def amain(args: argparse.Namespace) -> int:
     md += ["", "## Details", "", md_table(dheader, drows), "",
            DETAILS_LEGEND, "",
            "## Machine and settings", ""]
-    md += [f"- **{k}**: {v}" for k, v in fact_list]
-    if res.errors:
-        md += ["", "## Errors", ""] + [f"- {e}" for e in res.errors]
-    if res.notes:
-        md += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
-    md += ["", f"Command: `{' '.join([Path(sys.executable).name, 'benchmarks/scaling.py'] + sys.argv[1:])}`", ""]
+    md += md_report_tail(fact_list, res.errors, res.notes, "benchmarks/scaling.py")
     out.write_text("\n".join(md))
     print(f"\nwrote {out}")
     return 1 if res.errors else 0
