@@ -13,7 +13,8 @@ import TimekeeperEngine
 
 let wall = Instant(nanosecondsSinceEpoch: 1_700_000_000 * 1_000_000_000)
 
-/// State shared by the iterations of one benchmark (the closures get it by reference).
+/// State shared by the iterations of one benchmark (the closures get it by reference). Unchecked: the
+/// framework runs a benchmark's setup and iterations one after another, never at once.
 final class Box<State>: @unchecked Sendable {
     var state: State
     var counter = 0
