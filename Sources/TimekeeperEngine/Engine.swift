@@ -14,10 +14,9 @@ package final class Engine: Sendable {
         var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
         /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
         var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
-        /// The run each history waiter waits on, so that giving up finds it without a scan.
-        var historyWaiterRuns: [UInt64: String] = [:]
-        /// History waits that are a client awaiting a run's close event (`result()`), by waiter id.
-        var resultWaits: [UInt64: String] = [:]
+        /// Each history waiter's run, so that giving up finds it without a scan, and whether it is a client
+        /// awaiting the run's close event (`result()`).
+        var historyWaits: [UInt64: HistoryWait] = [:]
         var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
         var queryWaiters: [QueryID: CheckedContinuation<Result<QueryWorkflowResponse, EngineError>, Never>] = [:]
         var nextID: UInt64 = 1
@@ -30,6 +29,11 @@ package final class Engine: Sendable {
             defer { nextID += 1 }
             return nextID
         }
+    }
+
+    private struct HistoryWait {
+        var runID: String
+        var awaitsResult: Bool
     }
 
     /// Continuations to resume once the lock is released.
@@ -87,8 +91,9 @@ package final class Engine: Sendable {
                 }
             case .historyChanged(let runID):
                 for (waiterID, continuation) in state.historyWaiters.removeValue(forKey: runID) ?? [:] {
-                    state.historyWaiterRuns[waiterID] = nil
-                    if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
+                    if state.historyWaits.removeValue(forKey: waiterID)?.awaitsResult == true {
+                        state.core.noteResultWaiter(runID, -1)
+                    }
                     wakeups.actions.append { continuation.resume(returning: .success(nil)) }
                 }
             case .finishSleep(let id):
@@ -314,12 +319,10 @@ package final class Engine: Sendable {
                                     if Task.isCancelled {
                                         continuation.resume(returning: .success(GetHistoryResponse()))
                                     } else {
+                                        let awaitsResult = request.historyEventFilterType == .closeEvent
                                         state.historyWaiters[runID, default: [:]][waiterID] = continuation
-                                        state.historyWaiterRuns[waiterID] = runID
-                                        if request.historyEventFilterType == .closeEvent {
-                                            state.resultWaits[waiterID] = runID
-                                            state.core.noteResultWaiter(runID, 1)
-                                        }
+                                        state.historyWaits[waiterID] = HistoryWait(runID: runID, awaitsResult: awaitsResult)
+                                        if awaitsResult { state.core.noteResultWaiter(runID, 1) }
                                     }
                                 }
                             }
@@ -342,11 +345,11 @@ package final class Engine: Sendable {
 
     private func abandonHistoryWait(_ waiterID: UInt64) {
         let continuation: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>? = state.withLock { state in
-            guard let runID = state.historyWaiterRuns.removeValue(forKey: waiterID),
-                let found = state.historyWaiters[runID]?.removeValue(forKey: waiterID)
+            guard let wait = state.historyWaits.removeValue(forKey: waiterID),
+                let found = state.historyWaiters[wait.runID]?.removeValue(forKey: waiterID)
             else { return nil }
-            if state.historyWaiters[runID]?.isEmpty == true { state.historyWaiters[runID] = nil }
-            if state.resultWaits.removeValue(forKey: waiterID) != nil { state.core.noteResultWaiter(runID, -1) }
+            if state.historyWaiters[wait.runID]?.isEmpty == true { state.historyWaiters[wait.runID] = nil }
+            if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
             return found
         }
         continuation?.resume(returning: .success(GetHistoryResponse()))
