@@ -29,6 +29,13 @@ struct ConnectionOptions: ParsableArguments {
         return try await withGRPCClient(transport: transport) { client in try await body(client) }
     }
 
+    /// Runs `body` with a client of the server's inspection service.
+    func withInspection<T: Sendable>(
+        _ body: (Timekeeper_Inspection_V1_InspectionService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+    ) async throws -> T {
+        try await withClient { client in try await body(.init(wrapping: client)) }
+    }
+
     func printJSON(_ message: some SwiftProtobuf.Message) throws {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
@@ -44,10 +51,7 @@ struct ClockCommand: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func execute() async throws {
-        let clock = try await connection.withClient { client in
-            try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
-                .getClock(Timekeeper_Inspection_V1_GetClockRequest())
-        }
+        let clock = try await connection.withInspection { try await $0.getClock(.init()) }
         if connection.output == .json { return try connection.printJSON(clock) }
         print("virtual now  \(Text.time(clock.virtualTime))")
         print("wall now     \(Text.time(clock.wallTime))")
@@ -74,10 +78,7 @@ struct TimetableCommand: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func execute() async throws {
-        let table = try await connection.withClient { client in
-            try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
-                .listTimetable(Timekeeper_Inspection_V1_ListTimetableRequest())
-        }
+        let table = try await connection.withInspection { try await $0.listTimetable(.init()) }
         if connection.output == .json { return try connection.printJSON(table) }
         print("virtual now \(Text.time(table.virtualTime))")
         let rows = table.entries.map { entry in
@@ -99,9 +100,8 @@ struct WorkflowCommand: ParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func execute() async throws {
-            let list = try await connection.withClient { client in
-                try await Timekeeper_Inspection_V1_InspectionService.Client(wrapping: client)
-                    .listWorkflows(.with { $0.namespace = connection.namespace })
+            let list = try await connection.withInspection { inspection in
+                try await inspection.listWorkflows(.with { $0.namespace = connection.namespace })
             }
             if connection.output == .json { return try connection.printJSON(list) }
             Text.printTable(
@@ -139,7 +139,7 @@ struct WorkflowCommand: ParsableCommand {
             if connection.output == .json { return try connection.printJSON(history) }
             Text.printTable(
                 header: ["ID", "TIME", "TYPE"],
-                rows: history.events.map { [String($0.eventID), Text.time($0.eventTime), Text.eventType($0.eventType)] })
+                rows: history.events.map { [String($0.eventID), Text.time($0.eventTime), Text.caseName($0.eventType)] })
         }
     }
 
@@ -165,7 +165,7 @@ struct WorkflowCommand: ParsableCommand {
             print("workflow id  \(info.execution.workflowID)")
             print("run id       \(info.execution.runID)")
             print("type         \(info.type.name)")
-            print("status       \(Text.status(info.status))")
+            print("status       \(Text.caseName(info.status))")
             print("task queue   \(info.taskQueue)")
             print("start time   \(Text.time(info.startTime))")
             if info.hasCloseTime { print("close time   \(Text.time(info.closeTime))") }
@@ -194,14 +194,9 @@ enum Text {
         return String(format: "%.3fs", Double(seconds) + Double(duration.nanos) / 1e9)
     }
 
-    static func eventType(_ type: Temporal_Api_Enums_V1_EventType) -> String {
-        // e.g. workflowExecutionStarted → WorkflowExecutionStarted, as the Temporal CLI prints them.
-        let name = String(describing: type)
-        return name.prefix(1).uppercased() + name.dropFirst()
-    }
-
-    static func status(_ status: Temporal_Api_Enums_V1_WorkflowExecutionStatus) -> String {
-        let name = String(describing: status)
+    /// An enum case as the Temporal CLI prints it: workflowExecutionStarted → WorkflowExecutionStarted.
+    static func caseName(_ value: some Enum) -> String {
+        let name = String(describing: value)
         return name.prefix(1).uppercased() + name.dropFirst()
     }
 
