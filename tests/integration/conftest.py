@@ -33,6 +33,8 @@ Fixtures
 
 Helpers
 -------
+``connect_when_listening(port)`` -- ``await``-able; a ``Client`` of a server
+just launched by hand on 127.0.0.1:``port``, once it accepts connections.
 ``start_env(path, **kwargs)`` -- ``await``-able; starts
 ``WorkflowEnvironment.start_time_skipping(test_server_existing_path=path)``
 on a free 127.0.0.1 port (temporalio's own port picker briefly listens on
@@ -46,6 +48,7 @@ Run::
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from datetime import timedelta
@@ -54,6 +57,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 import pytest_asyncio
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
@@ -81,6 +85,17 @@ def _timekeeper_bin() -> Path:
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path
+
+
+async def connect_when_listening(port: int, attempts: int = 300) -> Client:
+    """A client of the server just launched on ``port``, once it accepts connections (every 50 ms,
+    ``attempts`` times; fails the test if it never does)."""
+    for _ in range(attempts):
+        try:
+            return await Client.connect(f"127.0.0.1:{port}")
+        except RuntimeError:  # not listening yet
+            await asyncio.sleep(0.05)
+    pytest.fail(f"no server became ready on 127.0.0.1:{port}")
 
 
 async def start_env(path: str | os.PathLike[str], **kwargs: Any) -> WorkflowEnvironment:

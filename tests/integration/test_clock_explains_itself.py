@@ -8,10 +8,8 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest

@@ -15,9 +15,9 @@ import asyncio
 import subprocess
 import uuid
 
-from temporalio.client import Client
 from temporalio.worker import Worker
 
+from conftest import connect_when_listening
 from netutil import free_loopback_port
 from workflows import HelloWorkflow
 
@@ -37,14 +37,7 @@ async def test_rss_growth_per_workflow_stays_well_below_the_old_zlib_leak(timeke
     port = free_loopback_port()
     process = subprocess.Popen([timekeeper_path, str(port)], stdin=subprocess.DEVNULL)
     try:
-        client = None
-        for _ in range(300):
-            try:
-                client = await Client.connect(f"127.0.0.1:{port}")
-                break
-            except Exception:  # noqa: BLE001 -- not listening yet
-                await asyncio.sleep(0.05)
-        assert client is not None, "timekeeper did not start listening"
+        client = await connect_when_listening(port)
         queue = f"memory-{uuid.uuid4().hex[:8]}"
 
         async def run(count: int) -> None:

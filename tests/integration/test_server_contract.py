@@ -12,10 +12,8 @@ import os
 import signal
 import subprocess
 import uuid
-from datetime import timedelta
 
 import pytest
-from google.protobuf import duration_pb2
 from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import HistoryEventFilterType, WorkflowIdConflictPolicy
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -27,13 +25,14 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskCompletedRequest,
     StartWorkflowExecutionRequest,
 )
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from conftest import connect_when_listening
 from netutil import free_loopback_port, is_loopback, listening_addresses
 from workflows import FailingWorkflow, HelloWorkflow
 
@@ -210,14 +209,7 @@ async def test_a_plain_client_connect_runs_workflows(server_path):
     port = free_loopback_port()
     process = subprocess.Popen(_launch_argv(server_path, port), stdin=subprocess.DEVNULL)
     try:
-        client = None
-        for _ in range(300):
-            try:
-                client = await Client.connect(f"127.0.0.1:{port}")
-                break
-            except RuntimeError:
-                await asyncio.sleep(0.05)
-        assert client is not None, "server never became ready"
+        client = await connect_when_listening(port)
         assert all(is_loopback(address) for address in listening_addresses(port))
         task_queue = f"tq-{uuid.uuid4()}"
         async with Worker(client, task_queue=task_queue, workflows=[HelloWorkflow, FailingWorkflow]):

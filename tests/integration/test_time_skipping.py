@@ -11,8 +11,7 @@ from datetime import timedelta
 import pytest
 from temporalio.api.enums.v1 import TaskQueueKind
 from temporalio.client import WorkflowFailureError
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
