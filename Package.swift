@@ -52,7 +52,8 @@ let package = Package(
         ),
         // The system's zlib, for inflating gzip requests (TimekeeperServer/Compression).
         .systemLibrary(name: "CZlib"),
-        // gRPC adapters: proto ⇄ engine calls, engine errors → gRPC status, the listener.
+        // gRPC adapters: proto ⇄ engine calls, engine errors → gRPC status, and the gRPC listener (unary
+        // calls served on NIOHTTP2's frames, see GRPC/GRPCConnectionHandler).
         .target(
             name: "TimekeeperServer",
             dependencies: [
@@ -62,7 +63,6 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -113,7 +113,10 @@ let package = Package(
         .testTarget(
             name: "TimekeeperServerTests",
             dependencies: [
-                "TimekeeperServer", "CZlib",
+                "TimekeeperServer", "TimekeeperEngine", "TemporalAPI", "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

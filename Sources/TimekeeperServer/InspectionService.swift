@@ -7,20 +7,20 @@ private typealias IS = Timekeeper_Inspection_V1_InspectionService
 
 /// `timekeeper.inspection.v1.InspectionService`: the read-only view behind `timekeeper clock`,
 /// `timekeeper timetable`, `timekeeper workflow list` and the web page.
-struct InspectionHandlers: RegistrableRPCService {
+struct InspectionHandlers: UnaryService {
     let engine: Engine
 
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    func register(with router: inout UnaryRouter) {
         let engine = self.engine
-        router.registerUnary(IS.Method.GetClock.descriptor) { (_: Timekeeper_Inspection_V1_GetClockRequest, _, _) in
+        router.registerUnary(IS.Method.GetClock.descriptor) { (_: Timekeeper_Inspection_V1_GetClockRequest, _) in
             Inspection.clock(engine)
         }
         router.registerUnary(IS.Method.ListTimetable.descriptor) {
-            (_: Timekeeper_Inspection_V1_ListTimetableRequest, _, _) in
+            (_: Timekeeper_Inspection_V1_ListTimetableRequest, _) in
             Inspection.timetable(engine)
         }
         router.registerUnary(IS.Method.ListWorkflows.descriptor) {
-            (request: Timekeeper_Inspection_V1_ListWorkflowsRequest, _, _) in
+            (request: Timekeeper_Inspection_V1_ListWorkflowsRequest, _) in
             Inspection.workflows(engine, namespace: request.namespace)
         }
     }

@@ -6,47 +6,38 @@ internal import TimekeeperEngine
 private typealias TS = Temporal_Api_Testservice_V1_TestService
 
 /// `temporal.api.testservice.v1.TestService`: the V1 time-skipping controls SDK test environments use.
-struct TestServiceHandlers: RegistrableRPCService {
+struct TestServiceHandlers: UnaryService {
     let engine: Engine
 
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    func register(with router: inout UnaryRouter) {
         let engine = self.engine
 
         router.registerUnary(TS.Method.LockTimeSkipping.descriptor) {
-            (_: Temporal_Api_Testservice_V1_LockTimeSkippingRequest, _, _) in
+            (_: Temporal_Api_Testservice_V1_LockTimeSkippingRequest, _) in
             engine.lockTimeSkipping()
             return Temporal_Api_Testservice_V1_LockTimeSkippingResponse()
         }
         router.registerUnary(TS.Method.UnlockTimeSkipping.descriptor) {
-            (_: Temporal_Api_Testservice_V1_UnlockTimeSkippingRequest, _, _) in
+            (_: Temporal_Api_Testservice_V1_UnlockTimeSkippingRequest, _) in
             try engine.unlockTimeSkipping()
             return Temporal_Api_Testservice_V1_UnlockTimeSkippingResponse()
         }
-        router.registerUnary(TS.Method.Sleep.descriptor) { (request: Temporal_Api_Testservice_V1_SleepRequest, _, _) in
+        router.registerSuspending(TS.Method.Sleep.descriptor) { (request: Temporal_Api_Testservice_V1_SleepRequest, _) in
             try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: false)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
-        router.registerUnary(TS.Method.SleepUntil.descriptor) {
-            (request: Temporal_Api_Testservice_V1_SleepUntilRequest, _, _) in
+        router.registerSuspending(TS.Method.SleepUntil.descriptor) {
+            (request: Temporal_Api_Testservice_V1_SleepUntilRequest, _) in
             try await engine.sleep(until: .at(Instant(request.timestamp)), unlocking: false)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
-        router.registerUnary(TS.Method.UnlockTimeSkippingWithSleep.descriptor) {
-            (request: Temporal_Api_Testservice_V1_SleepRequest, _, _) in
+        router.registerSuspending(TS.Method.UnlockTimeSkippingWithSleep.descriptor) {
+            (request: Temporal_Api_Testservice_V1_SleepRequest, _) in
             try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: true)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
-        router.registerUnary(TS.Method.GetCurrentTime.descriptor) { (_: Google_Protobuf_Empty, _, _) in
+        router.registerUnary(TS.Method.GetCurrentTime.descriptor) { (_: Google_Protobuf_Empty, _) in
             Temporal_Api_Testservice_V1_GetCurrentTimeResponse.with { $0.time = engine.currentTime().timestamp }
         }
-        router.registerUnimplemented(TS.Method.descriptors)
-    }
-}
-
-/// `temporal.api.operatorservice.v1.OperatorService`: nothing served yet, but every method answers
-/// UNIMPLEMENTED with its name rather than an anonymous error.
-struct OperatorServiceHandlers: RegistrableRPCService {
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerUnimplemented(Temporal_Api_Operatorservice_V1_OperatorService.Method.descriptors)
     }
 }

@@ -1,5 +1,4 @@
 internal import GRPCCore
-internal import GRPCNIOTransportHTTP2
 internal import NIOPosix
 package import Logging
 internal import TemporalAPI
@@ -28,33 +27,8 @@ package enum TimekeeperServer {
         async throws
     {
         let engine = Engine(configuration: options.engine, logger: logger)
-        let address: GRPCNIOTransportCore.SocketAddress =
-            options.host.contains(":") ? .ipv6(host: options.host, port: options.port)
-            : .ipv4(host: options.host, port: options.port)
-        // SO_REUSEADDR is set by the transport: SDKs leave the port they picked in TIME_WAIT.
-        let transport = HTTP2ServerTransport.Posix(
-            address: address, transportSecurity: .plaintext,
-            config: .defaults {
-                // SDK clients ping every 30 s (Temporal's Rust core), long polls or not; the default policy
-                // (no pings more often than every 5 minutes) counts those as strikes and closes the connection.
-                $0.connection.keepalive.clientBehavior = .init(
-                    minPingIntervalWithoutCalls: .seconds(1), allowWithoutCalls: true)
-                // A worker plus a client awaiting many results keep hundreds of long polls open on one
-                // connection. Left unset, the limit is not advertised but NIO still enforces 100, and the
-                // client's 101st stream brings the whole connection down.
-                $0.http2.maxConcurrentStreams = 65_536
-                // The transport delays each flush by up to 100 µs to batch writes. An SDK's calls are mostly
-                // one at a time (long polls, a task completion, the next poll), so the delay only added a
-                // timer, a second wake-up and 100 µs to every round trip.
-                $0.connection.flushCoalescing = nil
-                // Compression stays off in the transport: gzip requests are inflated by our own handler
-                // (see RequestDecompression for the leak this avoids), responses go uncompressed.
-                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream =
-                    RequestDecompression.installer(messageLimit: $0.rpc.maxRequestPayloadSize)
-            })
-        let services: [any RegistrableRPCService] = [
+        let router = UnaryRouter([
             WorkflowServiceHandlers(engine: engine),
-            OperatorServiceHandlers(),
             TestServiceHandlers(engine: engine),
             InspectionHandlers(engine: engine),
             HealthService(serviceNames: [
@@ -64,22 +38,24 @@ package enum TimekeeperServer {
                 Timekeeper_Inspection_V1_InspectionService.descriptor.fullyQualifiedService,
                 Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
             ]),
-        ]
-        let server = GRPCServer(transport: transport, services: services)
-
-        let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
-        try await withTaskExecutorPreference(executor) {
-            try await serve(server: server, transport: transport, engine: engine, options: options, logger: logger,
+        ])
+        // One loop for the connections and every task of the server (the clock, waiting handlers): a call
+        // is read, run and answered on one thread.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let listener = try await GRPCListener.bind(
+            host: options.host, port: options.port, router: router, on: loop, logger: logger)
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            try await serve(listener: listener, engine: engine, options: options, logger: logger,
                             onListening: onListening)
         }
     }
 
     private static func serve(
-        server: GRPCServer<HTTP2ServerTransport.Posix>, transport: HTTP2ServerTransport.Posix, engine: Engine,
-        options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void
+        listener: GRPCListener, engine: Engine, options: ServerOptions, logger: Logger,
+        onListening: @Sendable (Int) -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve() }
+            group.addTask { try await listener.run() }
             group.addTask { await engine.runClock() }
             if let uiPort = options.uiPort {
                 group.addTask {
@@ -88,8 +64,7 @@ package enum TimekeeperServer {
                     }
                 }
             }
-            let listening = try await transport.listeningAddress
-            if let bound = listening.ipv4?.port ?? listening.ipv6?.port {
+            if let bound = listener.port {
                 logger.info("timekeeper listening on \(options.host):\(bound)")
                 onListening(bound)
             }

@@ -10,25 +10,25 @@ extension WorkflowServiceHandlers {
     /// Queries wait for a worker's answer at most this long (or the client's deadline).
     static let queryBound: Duration = .seconds(60)
 
-    func registerActivityMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    func registerActivityMethods(with router: inout UnaryRouter) {
         let engine = self.engine
 
-        router.registerUnary(WS.Method.PollActivityTaskQueue.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_PollActivityTaskQueueRequest, _, metadata) in
+        router.registerSuspending(WS.Method.PollActivityTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PollActivityTaskQueueRequest, headers) in
             try await engine.pollActivityTask(
                 namespace: request.namespace, taskQueue: request.taskQueue.name, identity: request.identity,
-                timeout: longPollTimeout(bound: Self.taskPollBound, metadata: metadata))
+                timeout: headers.longPollTimeout(bound: Self.taskPollBound))
                 ?? Temporal_Api_Workflowservice_V1_PollActivityTaskQueueResponse()
         }
 
         router.registerUnary(WS.Method.RespondActivityTaskCompleted.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedRequest, _) in
             try engine.completeActivity(
                 .token(request.taskToken), result: request.hasResult ? request.result : nil, identity: request.identity)
             return Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedResponse()
         }
         router.registerUnary(WS.Method.RespondActivityTaskCompletedById.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCompletedByIdRequest, _) in
             try engine.completeActivity(
                 request.address,
                 result: request.hasResult ? request.result : nil, identity: request.identity)
@@ -36,7 +36,7 @@ extension WorkflowServiceHandlers {
         }
 
         router.registerUnary(WS.Method.RespondActivityTaskFailed.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedRequest, _) in
             try engine.failActivity(
                 .token(request.taskToken), failure: request.failure,
                 lastHeartbeatDetails: request.hasLastHeartbeatDetails ? request.lastHeartbeatDetails : nil,
@@ -44,7 +44,7 @@ extension WorkflowServiceHandlers {
             return Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedResponse()
         }
         router.registerUnary(WS.Method.RespondActivityTaskFailedById.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskFailedByIdRequest, _) in
             try engine.failActivity(
                 request.address,
                 failure: request.failure,
@@ -54,13 +54,13 @@ extension WorkflowServiceHandlers {
         }
 
         router.registerUnary(WS.Method.RespondActivityTaskCanceled.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledRequest, _) in
             try engine.cancelActivity(
                 .token(request.taskToken), details: request.hasDetails ? request.details : nil, identity: request.identity)
             return Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledResponse()
         }
         router.registerUnary(WS.Method.RespondActivityTaskCanceledById.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondActivityTaskCanceledByIdRequest, _) in
             try engine.cancelActivity(
                 request.address,
                 details: request.hasDetails ? request.details : nil, identity: request.identity)
@@ -68,7 +68,7 @@ extension WorkflowServiceHandlers {
         }
 
         router.registerUnary(WS.Method.RecordActivityTaskHeartbeat.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatRequest, _) in
             let cancelRequested = try engine.heartbeatActivity(
                 .token(request.taskToken), details: request.hasDetails ? request.details : nil)
             return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatResponse.with {
@@ -76,7 +76,7 @@ extension WorkflowServiceHandlers {
             }
         }
         router.registerUnary(WS.Method.RecordActivityTaskHeartbeatById.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest, _) in
             let cancelRequested = try engine.heartbeatActivity(
                 request.address,
                 details: request.hasDetails ? request.details : nil)
@@ -86,12 +86,12 @@ extension WorkflowServiceHandlers {
         }
 
         router.registerUnary(WS.Method.SignalWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_SignalWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_SignalWorkflowExecutionRequest, _) in
             try engine.signalWorkflow(request)
             return Temporal_Api_Workflowservice_V1_SignalWorkflowExecutionResponse()
         }
         router.registerUnary(WS.Method.SignalWithStartWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_SignalWithStartWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_SignalWithStartWorkflowExecutionRequest, _) in
             let outcome = try engine.signalWithStart(request)
             return Temporal_Api_Workflowservice_V1_SignalWithStartWorkflowExecutionResponse.with {
                 $0.runID = outcome.runID
@@ -99,17 +99,17 @@ extension WorkflowServiceHandlers {
             }
         }
         router.registerUnary(WS.Method.RequestCancelWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RequestCancelWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RequestCancelWorkflowExecutionRequest, _) in
             try engine.requestCancelWorkflow(request)
             return Temporal_Api_Workflowservice_V1_RequestCancelWorkflowExecutionResponse()
         }
 
-        router.registerUnary(WS.Method.QueryWorkflow.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_QueryWorkflowRequest, _, metadata) in
-            try await engine.queryWorkflow(request, timeout: longPollTimeout(bound: Self.queryBound, metadata: metadata))
+        router.registerSuspending(WS.Method.QueryWorkflow.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_QueryWorkflowRequest, headers) in
+            try await engine.queryWorkflow(request, timeout: headers.longPollTimeout(bound: Self.queryBound))
         }
         router.registerUnary(WS.Method.RespondQueryTaskCompleted.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondQueryTaskCompletedRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondQueryTaskCompletedRequest, _) in
             try engine.completeQueryTask(request)
             return Temporal_Api_Workflowservice_V1_RespondQueryTaskCompletedResponse()
         }

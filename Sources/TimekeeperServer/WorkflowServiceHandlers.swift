@@ -8,7 +8,7 @@ private typealias WS = Temporal_Api_Workflowservice_V1_WorkflowService
 
 /// `temporal.api.workflowservice.v1.WorkflowService`: each handler converts, calls one engine method,
 /// converts back. Methods not listed here answer UNIMPLEMENTED with their name.
-struct WorkflowServiceHandlers: RegistrableRPCService {
+struct WorkflowServiceHandlers: UnaryService {
     let engine: Engine
 
     /// Task-queue long polls return empty after this, as Temporal's servers do (60 s).
@@ -17,11 +17,11 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
     /// server's 20 s).
     static let historyPollBound: Duration = .seconds(20)
 
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    func register(with router: inout UnaryRouter) {
         let engine = self.engine
 
         router.registerUnary(WS.Method.GetSystemInfo.descriptor) {
-            (_: Temporal_Api_Workflowservice_V1_GetSystemInfoRequest, _, _) in
+            (_: Temporal_Api_Workflowservice_V1_GetSystemInfoRequest, _) in
             Temporal_Api_Workflowservice_V1_GetSystemInfoResponse.with {
                 // The capabilities Temporal's Java test server advertises.
                 $0.capabilities = .with {
@@ -37,7 +37,7 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
         }
 
         router.registerUnary(WS.Method.DescribeNamespace.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_DescribeNamespaceRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_DescribeNamespaceRequest, _) in
             let name = request.namespace.isEmpty ? request.id : request.namespace
             guard !name.isEmpty else { throw EngineError.invalidArgument("namespace is not set") }
             return Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse.with {
@@ -57,7 +57,7 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
         }
 
         router.registerUnary(WS.Method.StartWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_StartWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_StartWorkflowExecutionRequest, _) in
             let outcome = try engine.startWorkflow(request)
             return Temporal_Api_Workflowservice_V1_StartWorkflowExecutionResponse.with {
                 $0.runID = outcome.runID
@@ -66,57 +66,56 @@ struct WorkflowServiceHandlers: RegistrableRPCService {
             }
         }
 
-        router.registerUnary(WS.Method.PollWorkflowTaskQueue.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueRequest, _, metadata) in
+        router.registerSuspending(WS.Method.PollWorkflowTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueRequest, headers) in
             try await engine.pollWorkflowTask(
                 namespace: request.namespace, taskQueue: request.taskQueue.name, identity: request.identity,
-                timeout: longPollTimeout(bound: Self.taskPollBound, metadata: metadata))
+                timeout: headers.longPollTimeout(bound: Self.taskPollBound))
                 ?? Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse()
         }
 
         router.registerUnary(WS.Method.RespondWorkflowTaskCompleted.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedRequest, _) in
             try engine.completeWorkflowTask(request)
             return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedResponse()
         }
 
         router.registerUnary(WS.Method.RespondWorkflowTaskFailed.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedRequest, _) in
             try engine.failWorkflowTask(request)
             return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedResponse()
         }
 
-        router.registerUnary(WS.Method.GetWorkflowExecutionHistory.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryRequest, _, metadata) in
+        router.registerSuspending(WS.Method.GetWorkflowExecutionHistory.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryRequest, headers) in
             try await engine.readHistory(
-                request, timeout: longPollTimeout(bound: Self.historyPollBound, metadata: metadata))
+                request, timeout: headers.longPollTimeout(bound: Self.historyPollBound))
         }
 
         router.registerUnary(WS.Method.DescribeWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionRequest, _) in
             try engine.describeWorkflow(request)
         }
 
         router.registerUnary(WS.Method.TerminateWorkflowExecution.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionRequest, _) in
             try engine.terminateWorkflow(request)
             return Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionResponse()
         }
 
         router.registerUnary(WS.Method.ShutdownWorker.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _) in
             engine.shutdownWorker(namespace: request.namespace, stickyQueue: request.stickyTaskQueue)
             return Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
         }
 
         router.registerUnary(WS.Method.ResetStickyTaskQueue.descriptor) {
-            (request: Temporal_Api_Workflowservice_V1_ResetStickyTaskQueueRequest, _, _) in
+            (request: Temporal_Api_Workflowservice_V1_ResetStickyTaskQueueRequest, _) in
             try engine.resetStickyQueue(namespace: request.namespace, request.execution)
             return Temporal_Api_Workflowservice_V1_ResetStickyTaskQueueResponse()
         }
 
         registerActivityMethods(with: &router)
-        router.registerUnimplemented(WS.Method.descriptors)
     }
 }
 

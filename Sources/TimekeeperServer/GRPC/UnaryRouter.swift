@@ -1,0 +1,82 @@
+internal import GRPCCore
+internal import NIOCore
+internal import NIOHPACK
+internal import SwiftProtobuf
+
+/// A service whose methods are all unary: it adds one handler per method to the router.
+protocol UnaryService {
+    func register(with router: inout UnaryRouter)
+}
+
+/// The request headers a handler may look at (only long polls do, for the client's deadline).
+struct RequestHeaders: Sendable {
+    let fields: HPACKHeaders
+
+    /// The client's deadline from the `grpc-timeout` header ("<digits><unit>"), if it sent one.
+    var timeout: Duration? {
+        guard let value = fields.first(name: "grpc-timeout"), let unit = value.last,
+            let amount = Int64(value.dropLast())
+        else { return nil }
+        switch unit {
+        case "H": return .seconds(amount * 3600)
+        case "M": return .seconds(amount * 60)
+        case "S": return .seconds(amount)
+        case "m": return .milliseconds(amount)
+        case "u": return .microseconds(amount)
+        case "n": return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+
+    /// How long a long poll may wait: the server's bound, or a little less than the client's deadline so
+    /// that the client gets an empty answer rather than DEADLINE_EXCEEDED.
+    func longPollTimeout(bound: Duration) -> Duration {
+        guard let client = timeout else { return bound }
+        return max(.zero, min(bound, client - .milliseconds(500)))
+    }
+}
+
+/// One method's handler, from request bytes to response bytes. Most methods answer at once and run on the
+/// event loop inside the read of their request; the ones that wait (long polls, sleeps) get a task.
+enum UnaryMethod: Sendable {
+    case immediate(@Sendable (ByteBuffer, RequestHeaders) throws -> [UInt8])
+    case suspending(@Sendable (ByteBuffer, RequestHeaders) async throws -> [UInt8])
+}
+
+/// The server's method table, keyed by the HTTP/2 `:path` ("/package.Service/Method").
+struct UnaryRouter: Sendable {
+    private(set) var methods: [String: UnaryMethod] = [:]
+
+    init(_ services: [any UnaryService]) {
+        for service in services { service.register(with: &self) }
+    }
+
+    /// A handler that answers without waiting.
+    mutating func registerUnary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: MethodDescriptor, _ handler: @escaping @Sendable (Request, RequestHeaders) throws -> Response
+    ) {
+        methods[Self.path(method)] = .immediate { bytes, headers in
+            try handler(try Self.decode(bytes), headers).serializedBytes()
+        }
+    }
+
+    /// A handler that may wait (a long poll or a sleep); it runs in a task of its own, cancelled when the
+    /// client resets the stream or goes away.
+    mutating func registerSuspending<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: MethodDescriptor, _ handler: @escaping @Sendable (Request, RequestHeaders) async throws -> Response
+    ) {
+        methods[Self.path(method)] = .suspending { bytes, headers in
+            try await handler(try Self.decode(bytes), headers).serializedBytes()
+        }
+    }
+
+    private static func path(_ method: MethodDescriptor) -> String { "/" + method.fullyQualifiedMethod }
+
+    private static func decode<Request: SwiftProtobuf.Message>(_ bytes: ByteBuffer) throws -> Request {
+        do {
+            return try Request(serializedBytes: Array(bytes.readableBytesView))
+        } catch {
+            throw RPCError(code: .internalError, message: "Could not decode \(Request.protoMessageName): \(error)")
+        }
+    }
+}
