@@ -11,6 +11,8 @@ server to compare them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -42,3 +44,31 @@ class FailingWorkflow:
     @workflow.run
     async def run(self, name: str) -> str:
         raise ApplicationError(f"boom: {name}", non_retryable=True)
+
+
+@workflow.defn
+class LargePayloadWorkflow:
+    """Sends ``size`` characters of hard-to-compress text through an activity and back; returns what came
+    back.
+
+    Exercises messages larger than HTTP/2's flow-control windows in both directions: the workflow-task
+    completion that schedules the activity and the activity's completion are requests of ``size`` bytes,
+    the activity task and the workflow task that sees the activity's result are responses of that size.
+    """
+
+    @workflow.run
+    async def run(self, size: int) -> str:
+        return await workflow.execute_activity(
+            "echo_text", incompressible_text(size), start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+def incompressible_text(size: int) -> str:
+    """``size`` characters that gzip (which the SDK applies to every request) barely shrinks: 64 symbols
+    drawn by a fixed linear congruential generator, so every run and both servers see the same text."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    state, chars = 12345, []
+    for _ in range(size):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        chars.append(alphabet[state >> 25])
+    return "".join(chars)
