@@ -50,7 +50,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The system's zlib, for inflating gzip requests (TimekeeperServer/Compression).
+        // The system's zlib, for inflating gzip requests (TimekeeperServer/GRPC).
         .systemLibrary(name: "CZlib"),
         // gRPC adapters: proto ⇄ engine calls, engine errors → gRPC status, and the gRPC listener (unary
         // calls served on NIOHTTP2's frames, see GRPC/GRPCConnectionHandler).

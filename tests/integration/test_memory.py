@@ -2,7 +2,7 @@
 
 benchmarks/e2e.py found the server growing by 34 KiB per trivial workflow: grpc-swift-nio-transport
 2.9.2 never ended the zlib inflate state of a gzip-compressed request (~7 KiB each), and the Python SDK
-gzips every request. Timekeeper now inflates requests itself (TimekeeperServer/Compression); what is
+gzips every request. Timekeeper now inflates requests itself (TimekeeperServer/GRPC); what is
 left per finished workflow is the engine's own record of it, ~10 KiB. This test drives 1,000 workflows
 through the real SDK and bounds the server's RSS growth well below what the leak cost.
 

@@ -2,7 +2,8 @@ internal import CZlib
 internal import NIOCore
 internal import Synchronization
 
-/// One zlib inflate stream, reused for every message of a gRPC request and released when the object goes.
+/// One zlib inflate stream, reset for every compressed message of a connection and released when the
+/// connection goes.
 ///
 /// The z_stream lives at a fixed address (zlib keeps a pointer back to it) and is ended in `deinit`, so
 /// dropping the owner can never leak zlib's state.
