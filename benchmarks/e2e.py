@@ -119,8 +119,11 @@ def timekeeper_bin() -> tuple[str, str]:
 
 
 def make_targets() -> list[Target]:
+    # An A/B of two builds: $TIMEKEEPER_BASELINE_BIN adds the other build as one more target.
+    baseline = os.environ.get("TIMEKEEPER_BASELINE_BIN")
     return [
         Target("timekeeper", [timekeeper_bin()[0], "{port}"]),
+        *([Target("timekeeper-baseline", [baseline, "{port}"])] if baseline else []),
         Target("java-test-server", [str(ensure_java_test_server_wrapper()), "{port}"]),
         # Future targets plug in as one line, e.g.:
         # Target("timekeeper-dev", [timekeeper_bin()[0], "dev", "--port", "{port}", "--db", "/tmp/tk.db"], time_skipping=False),
@@ -181,6 +184,7 @@ def metrics_for(plan: Plan) -> list[Metric]:
         Metric("burst_cpu", "3. burst: server CPU (s)", ".2f"),
         Metric("burst_cpu_per_wf", "3. burst: server CPU per workflow (ms)", ".2f"),
         Metric("burst_rss", "3. burst: server RSS after (MiB)", ".1f"),
+        Metric("burst_syscalls", "3. burst: server read + write system calls per workflow", ".1f"),
         Metric("burst_py_cpu", "3. burst: Python worker+client CPU (s)", ".2f"),
         Metric("burst_py_util", "3. burst: Python CPU / wall (info)", ".2f", None),
         Metric("trivial_med", f"4. trivial wf latency, median of {plan.trivial_runs} (ms)", ".1f"),
@@ -233,6 +237,14 @@ def proc_cpu_s(pid: int) -> float:
     """utime + stime of the process (all threads), seconds."""
     rest = _stat_fields(pid)
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def proc_io_syscalls(pid: int) -> int:
+    """Read-like plus write-like system calls the process has made (/proc/PID/io syscr + syscw): how
+    well a server batches its socket reads and writes."""
+    with open(f"/proc/{pid}/io") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["syscr"]) + int(fields["syscw"])
 
 
 def self_cpu_s() -> float:
@@ -513,17 +525,19 @@ async def scenario_burst(client: Client, server: Server, opts: Options) -> dict[
                 client.execute_workflow(OneActivity.run, f"w{i}", id=unique("warm"), task_queue=tq)
                 for i in range(plan.burst_warmup)))
             cpu0, py0, t0 = proc_cpu_s(server.pid), self_cpu_s(), time.perf_counter()
+            io0 = proc_io_syscalls(server.pid)
             handles = await gather_all((
                 client.start_workflow(OneActivity.run, f"b{i}", id=unique(f"burst{i}"), task_queue=tq)
                 for i in range(plan.burst)))
             results = await gather_all(h.result() for h in handles)
             wall = time.perf_counter() - t0
             cpu, py = proc_cpu_s(server.pid) - cpu0, self_cpu_s() - py0
+            io = proc_io_syscalls(server.pid) - io0
             if results != [f"b{i}" for i in range(plan.burst)]:
                 raise RuntimeError("burst returned wrong results")
             out.update(burst_wall=wall, burst_rate=plan.burst / wall, burst_cpu=cpu,
                        burst_cpu_per_wf=cpu * 1e3 / plan.burst, burst_rss=rss_mib(server.pid),
-                       burst_py_cpu=py, burst_py_util=py / wall)
+                       burst_syscalls=io / plan.burst, burst_py_cpu=py, burst_py_util=py / wall)
         await guarded(body(), wt, opts.scenario_timeout)
     return out
 
@@ -651,8 +665,8 @@ async def scenario_sleepers(target: Target, opts: Options) -> dict[str, Cell]:
 SCENARIO_KEYS = {
     "ready": ["ready_ms"],
     "idle": ["idle_rss"],
-    "burst": ["burst_wall", "burst_rate", "burst_cpu", "burst_cpu_per_wf", "burst_rss", "burst_py_cpu",
-              "burst_py_util"],
+    "burst": ["burst_wall", "burst_rate", "burst_cpu", "burst_cpu_per_wf", "burst_rss", "burst_syscalls",
+              "burst_py_cpu", "burst_py_util"],
     "trivial": ["trivial_med", "trivial_p90", "trivial_cpu", "trivial_py_cpu"],
     "signal": ["signal_med", "signal_p90"],
     "sleeps": ["sleeps_wall", "sleeps_cpu", "sleeps_py_cpu"],

@@ -158,7 +158,7 @@ package final class Engine: Sendable {
         _ poll: @escaping @Sendable (inout EngineCore, PollerID, Instant) throws(EngineError) -> Task?
     ) async throws(EngineError) -> Task? {
         let poller = PollerID(rawValue: state.withLock { $0.makeID() })
-        let outcome: Result<Task?, EngineError> = await withTimeout(timeout) {
+        let outcome: Result<Task?, EngineError> = await withTimeout(timeout, clock: wall) {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     do throws(EngineError) {
@@ -240,7 +240,7 @@ package final class Engine: Sendable {
         -> QueryWorkflowResponse
     {
         let id = QueryID(rawValue: Int64(state.withLock { $0.makeID() }))
-        let outcome: Result<QueryWorkflowResponse, EngineError> = await withTimeout(timeout) {
+        let outcome: Result<QueryWorkflowResponse, EngineError> = await withTimeout(timeout, clock: wall) {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     do throws(EngineError) {
@@ -306,7 +306,7 @@ package final class Engine: Sendable {
     package func readHistory(_ request: GetHistoryRequest, timeout: Duration) async throws(EngineError)
         -> GetHistoryResponse
     {
-        let outcome: Result<GetHistoryResponse, EngineError> = await withTimeout(timeout) {
+        let outcome: Result<GetHistoryResponse, EngineError> = await withTimeout(timeout, clock: wall) {
             while true {
                 let waiterID = self.state.withLock { $0.makeID() }
                 let step: Result<GetHistoryResponse?, EngineError> = await withTaskCancellationHandler {
@@ -446,6 +446,6 @@ package final class Engine: Sendable {
             }
             self.state.withLock { $0.clockSignalled = false }
         }
-        if let delay { await withTimeout(delay, work) } else { await work() }
+        if let delay { await withTimeout(delay, clock: wall, work) } else { await work() }
     }
 }

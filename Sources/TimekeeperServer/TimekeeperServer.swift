@@ -26,7 +26,10 @@ package enum TimekeeperServer {
     package static func run(_ options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void = { _ in })
         async throws
     {
-        let engine = Engine(configuration: options.engine, logger: logger)
+        // One loop for the connections and every task of the server (the clock, waiting handlers, their
+        // timers): a call is read, run and answered on one thread.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
         let router = UnaryRouter([
             WorkflowServiceHandlers(engine: engine),
             TestServiceHandlers(engine: engine),
@@ -39,9 +42,6 @@ package enum TimekeeperServer {
                 Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
             ]),
         ])
-        // One loop for the connections and every task of the server (the clock, waiting handlers): a call
-        // is read, run and answered on one thread.
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: loop, logger: logger)
         try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {

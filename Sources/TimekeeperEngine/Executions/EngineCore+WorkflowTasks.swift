@@ -138,7 +138,7 @@ extension EngineCore {
             event.workflowTaskStartedEventAttributes = .with {
                 $0.scheduledEventID = scheduledID
                 $0.identity = identity
-                $0.requestID = UUID().uuidString.lowercased()
+                $0.requestID = UUIDs.random()
             }
         }
         let timeout = timetable.add(

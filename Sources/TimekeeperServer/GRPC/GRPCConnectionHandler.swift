@@ -64,6 +64,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var connectionUnacknowledged = 0
     private var needsFlush = false
     private var windowRaised = false
+    private var flushScheduled = false
     private var context: ChannelHandlerContext?
     private var executor: EventLoopTaskExecutor?
 
@@ -283,10 +284,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func finish(_ stream: HTTP2StreamID, with outcome: Result<[UInt8], any Error>) {
         guard let context, calls.removeValue(forKey: stream) != nil else { return }
         respond(on: stream, with: outcome, context: context)
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        // One transaction often wakes several waiting calls (a burst's pollers), whose tasks then run one
+        // after another on this loop: one flush after all of them, not a write system call each.
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute { handler.value.flushScheduledWrites() }
+    }
+
+    private func flushScheduledWrites() {
+        flushScheduled = false
+        guard let context, needsFlush else { return }
+        needsFlush = false
+        context.flush()
     }
 
     private func respond(on stream: HTTP2StreamID, with outcome: Result<[UInt8], any Error>,
