@@ -26,8 +26,9 @@ package enum TimekeeperServer {
     package static func run(_ options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void = { _ in })
         async throws
     {
-        // One loop for the connections and every task of the server (the clock, waiting handlers, their
-        // timers): a call is read, run and answered on one thread.
+        // The server's own tasks (the clock task, the web page) and the engine's timers run on one event
+        // loop; each connection is read, run and answered on its own loop, which is that same one unless
+        // TIMEKEEPER_THREADS asks for more (see main.swift).
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
         let router = UnaryRouter([
@@ -43,7 +44,8 @@ package enum TimekeeperServer {
             ]),
         ])
         let listener = try await GRPCListener.bind(
-            host: options.host, port: options.port, router: router, on: loop, logger: logger)
+            host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
+            logger: logger)
         try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
             try await serve(listener: listener, engine: engine, options: options, logger: logger,
                             onListening: onListening)

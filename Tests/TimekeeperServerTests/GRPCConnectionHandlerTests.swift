@@ -74,10 +74,11 @@ import TimekeeperEngine
         #expect(String(decoding: decoded, as: UTF8.self).contains("run-7"))
     }
 
-    @Test func aWrongContentTypeIsRefusedWith415() throws {
+    @Test(arguments: ["text/plain", "application/grpc-web", "application/grpcx"])
+    func aContentTypeOtherThanGRPCIsRefusedWith415(contentType: String) throws {
         let channel = try connection()
         var headers = requestHeaders(Self.echoPath)
-        headers.replaceOrAdd(name: "content-type", value: "text/plain")
+        headers.replaceOrAdd(name: "content-type", value: contentType)
         try channel.writeInbound(frame(1, .headers(.init(headers: headers, endStream: true))))
         guard case .headers(let answer) = try written(channel).first else {
             Issue.record("no answer")
@@ -85,6 +86,16 @@ import TimekeeperEngine
         }
         #expect(answer.headers.first(name: ":status") == "415")
         #expect(answer.endStream)
+    }
+
+    @Test(arguments: ["application/grpc+proto", "application/grpc; charset=utf-8"])
+    func grpcContentTypesWithAFormatOrParametersAreServed(contentType: String) throws {
+        let channel = try connection()
+        var headers = requestHeaders(Self.echoPath)
+        headers.replaceOrAdd(name: "content-type", value: contentType)
+        try channel.writeInbound(frame(1, .headers(.init(headers: headers))))
+        try channel.writeInbound(frame(1, dataPayload(framed(echoRequest("x"), compressed: false), endStream: true)))
+        #expect(try written(channel).count == 3)
     }
 
     @Test func anUnknownEncodingIsUnimplementedWithTheEncodingsWeAccept() throws {

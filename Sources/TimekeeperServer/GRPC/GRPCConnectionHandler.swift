@@ -137,8 +137,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             return
         }
         let fields = frame.headers
-        guard let contentType = fields.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
-            // Not a gRPC request at all: gRPC over HTTP/2 answers those with 415.
+        guard let contentType = fields.first(name: "content-type"), Self.isGRPC(contentType) else {
+            // Not a gRPC request (grpc-web included, whose framing differs): gRPC over HTTP/2 answers 415.
             write(stream, .headers(.init(headers: [":status": "415"], endStream: true)), context: context)
             resetIfOpen(stream, clientEnded: frame.endStream, context: context)
             return
@@ -189,6 +189,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 call.unacknowledged = 0
             }
         }
+    }
+
+    /// "application/grpc", optionally with a message format ("+proto") or parameters (";…").
+    private static func isGRPC(_ contentType: String) -> Bool {
+        let base = "application/grpc"
+        guard contentType.hasPrefix(base) else { return false }
+        let rest = contentType.dropFirst(base.count)
+        return rest.isEmpty || rest.hasPrefix("+") || rest.hasPrefix(";")
     }
 
     /// The client has sent its whole request: decode it and run the method.
