@@ -53,6 +53,7 @@ async def test_rss_growth_per_workflow_stays_well_below_the_old_zlib_leak(timeke
             await run(MEASURED)
             after = rss_bytes(process.pid)
         per_workflow = (after - before) / MEASURED
+        print(f"RSS growth {per_workflow / 1024:.1f} KiB per workflow ({before / 2**20:.1f} -> {after / 2**20:.1f} MiB)")
         assert per_workflow < LIMIT_BYTES, (
             f"RSS grew {per_workflow / 1024:.1f} KiB per workflow over {MEASURED} workflows "
             f"({before / 2**20:.1f} -> {after / 2**20:.1f} MiB); the zlib leak was ~28 KiB")
