@@ -53,6 +53,11 @@ package struct EngineCore: Sendable {
     package private(set) var resultWaiters: [String: Int] = [:]
     /// The time-skipping trap, once per run that fell into it.
     package private(set) var traps: [String: TimeSkippingTrap] = [:]
+    /// Traps reached by a jump that a client's unlock permitted before any client awaited a result: SDKs
+    /// unlock first and ask for the result just after, so a worker can finish the task (and the clock
+    /// jump) in between. Reported when the client reads the run's close event (`noteResultRead`), naming
+    /// the workflow, or when a client locks the clock again, whichever comes first.
+    private var unreportedTraps: [String: TimeSkippingTrap] = [:]
     private var nextTaskID: Int64 = 1
     private var effects: [Effect] = []
     /// Makes run ids; injectable so that tests get predictable ids.
@@ -117,7 +122,8 @@ package struct EngineCore: Sendable {
             let awaited = resultWaiters.keys.compactMap { runs[$0]?.ref.workflowID }
             let jump = ClockJump(
                 from: clock.now, to: next.fireAt, target: next, wallTime: wallNow,
-                permission: clock.permission.explanation(awaiting: awaited))
+                permission: clock.permission.explanation(awaiting: awaited), permittedBy: clock.permission,
+                awaitedWorkflowIDs: awaited)
             recentJumps.append(jump)
             emit(.clockJumped(jump))
             clock.jump(to: next.fireAt)
@@ -142,7 +148,30 @@ package struct EngineCore: Sendable {
         else { return }
         let trap = TimeSkippingTrap(run: run.ref, jump: jump)
         traps[runID] = trap
+        if jump.awaitedWorkflowIDs.isEmpty && jump.permittedBy != .startedUnlocked {
+            unreportedTraps[runID] = trap
+        } else {
+            emit(.trapDetected(trap))
+        }
+    }
+
+    /// A client read the close event of `runID` (`result()` does, right after unlocking). If a jump its
+    /// unlock permitted trapped that run before the request arrived, the trap is reported now, naming the
+    /// workflow the client was awaiting.
+    mutating func noteResultRead(_ runID: String) {
+        guard var trap = unreportedTraps.removeValue(forKey: runID) else { return }
+        trap.jump.awaitedWorkflowIDs = [trap.run.workflowID]
+        trap.jump.permission = trap.jump.permittedBy.explanation(awaiting: [trap.run.workflowID])
+        traps[runID] = trap
         emit(.trapDetected(trap))
+    }
+
+    /// The client locked again without reading those runs' results: report their traps as they were.
+    private mutating func reportUnreportedTraps() {
+        for trap in unreportedTraps.values.sorted(by: { $0.jump.wallTime < $1.jump.wallTime }) {
+            emit(.trapDetected(trap))
+        }
+        unreportedTraps.removeAll()
     }
 
     private mutating func fire(_ entry: TimetableEntry) {
@@ -170,7 +199,7 @@ package struct EngineCore: Sendable {
             scheduleWorkflowTask(runID, attempt: 1)
         case .testClientSleep(let id, let relocks):
             sleeps[id] = nil
-            if relocks { clock.lock() }
+            if relocks { lockClock() }
             emit(.finishSleep(id))
         }
     }
@@ -179,7 +208,10 @@ package struct EngineCore: Sendable {
 
     mutating func take(_ hold: Hold) { clock.take(hold) }
     mutating func release(_ hold: Hold) { clock.release(hold) }
-    mutating func lockClock() { clock.lock() }
+    mutating func lockClock() {
+        clock.lock()
+        reportUnreportedTraps()
+    }
     mutating func unlockClock(_ permission: JumpPermission = .clientUnlocked) throws(EngineError) {
         try clock.unlock(permission)
     }

@@ -19,6 +19,62 @@ import Testing
         #expect(scenario.core.takeEffects().filter { if case .trapDetected = $0 { true } else { false } }.count == 1)
     }
 
+    @Test func aTrapReachedBeforeTheResultRequestIsReportedWhenTheClientReadsTheCloseNamingTheWorkflow() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf") { $0.workflowExecutionTimeout.seconds = 600 }
+        // result() unlocks first; the worker finishes the task (and the clock jumps) before its history request.
+        try scenario.core.unlockTimeSkipping(wallNow: scenario.wall)
+        try scenario.complete(try #require(try scenario.poll()), [])
+        #expect(scenario.core.traps["run-1"] != nil)
+        #expect(trapsReported(&scenario).isEmpty)
+
+        let close = try scenario.core.readHistory(.with {
+            $0.namespace = "default"
+            $0.execution.workflowID = "wf"
+            $0.waitNewEvent = true
+            $0.historyEventFilterType = .closeEvent
+        })
+        guard case .page = close else {
+            Issue.record("the closed run's close event is answered at once")
+            return
+        }
+        let reported = trapsReported(&scenario)
+        #expect(reported.count == 1)
+        #expect(reported.first?.description.contains("UnlockTimeSkipping while it awaited the result of workflow wf") == true)
+        #expect(scenario.core.traps["run-1"]?.description == reported.first?.description)
+        // Reported once: a second read or a lock adds nothing.
+        _ = try scenario.core.readHistory(.with {
+            $0.namespace = "default"
+            $0.execution.workflowID = "wf"
+            $0.historyEventFilterType = .closeEvent
+        })
+        scenario.core.lockTimeSkipping(wallNow: scenario.wall)
+        #expect(trapsReported(&scenario).isEmpty)
+    }
+
+    @Test func aTrapWhoseResultNobodyReadsIsReportedWhenTheClientLocksAgain() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf") { $0.workflowExecutionTimeout.seconds = 600 }
+        try scenario.core.unlockTimeSkipping(wallNow: scenario.wall)
+        try scenario.complete(try #require(try scenario.poll()), [])
+        #expect(trapsReported(&scenario).isEmpty)
+        scenario.core.lockTimeSkipping(wallNow: scenario.wall)
+        let reported = trapsReported(&scenario)
+        #expect(reported.count == 1)
+        #expect(reported.first?.description.contains("permitted by a client's UnlockTimeSkipping.") == true)
+    }
+
+    @Test func withTimeSkippingOnFromTheStartATrapIsReportedAtOnce() throws {
+        var scenario = Scenario(startsLocked: false)
+        _ = try scenario.start("wf") { $0.workflowExecutionTimeout.seconds = 600 }
+        try scenario.complete(try #require(try scenario.poll()), [])
+        #expect(trapsReported(&scenario).count == 1)
+    }
+
+    private func trapsReported(_ scenario: inout Scenario) -> [TimeSkippingTrap] {
+        scenario.core.takeEffects().compactMap { if case .trapDetected(let trap) = $0 { trap } else { nil } }
+    }
+
     @Test func aWorkflowWithATimerOfItsOwnIsNotTrapped() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf") { $0.workflowExecutionTimeout.seconds = 600 }

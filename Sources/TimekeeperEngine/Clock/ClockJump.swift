@@ -8,6 +8,9 @@ package struct ClockJump: Sendable, CustomStringConvertible {
     package var wallTime: Instant
     /// Why the clock was allowed to move: the client call that released the last lock.
     package var permission: String
+    /// The same, as data: the call, and the workflows whose results a client was awaiting.
+    package var permittedBy: JumpPermission = .startedUnlocked
+    package var awaitedWorkflowIDs: [String] = []
 
     package var distance: Duration { to - from }
 

@@ -43,13 +43,16 @@ extension EngineCore {
                 + (execution.runID.isEmpty ? "" : " and run_id \(execution.runID)"))
     }
 
-    package func readHistory(_ request: GetHistoryRequest) throws(EngineError) -> HistoryRead {
+    package mutating func readHistory(_ request: GetHistoryRequest) throws(EngineError) -> HistoryRead {
         let run = try resolveRun(namespace: request.namespace, request.execution)
         guard request.maximumPageSize >= 0 else { throw .invalidArgument("maximum_page_size must not be negative") }
         let firstEventID = try HistoryPageToken.decode(request.nextPageToken, runID: run.ref.runID) ?? 1
 
         if request.historyEventFilterType == .closeEvent {
-            if let close = run.closeEvent { return .page(.with { $0.history.events = [close] }) }
+            if let close = run.closeEvent {
+                noteResultRead(run.ref.runID)
+                return .page(.with { $0.history.events = [close] })
+            }
             return request.waitNewEvent ? .waitForChange(runID: run.ref.runID) : .page(GetHistoryResponse())
         }
 
