@@ -122,8 +122,7 @@ package struct EngineCore: Sendable {
             let awaited = resultWaiters.keys.compactMap { runs[$0]?.ref.workflowID }
             let jump = ClockJump(
                 from: clock.now, to: next.fireAt, target: next, wallTime: wallNow,
-                permission: clock.permission.explanation(awaiting: awaited), permittedBy: clock.permission,
-                awaitedWorkflowIDs: awaited)
+                permittedBy: clock.permission, awaitedWorkflowIDs: awaited)
             recentJumps.append(jump)
             emit(.clockJumped(jump))
             clock.jump(to: next.fireAt)
@@ -161,7 +160,6 @@ package struct EngineCore: Sendable {
     mutating func noteResultRead(_ runID: String) {
         guard var trap = unreportedTraps.removeValue(forKey: runID) else { return }
         trap.jump.awaitedWorkflowIDs = [trap.run.workflowID]
-        trap.jump.permission = trap.jump.permittedBy.explanation(awaiting: [trap.run.workflowID])
         traps[runID] = trap
         emit(.trapDetected(trap))
     }

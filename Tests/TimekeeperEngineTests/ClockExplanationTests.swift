@@ -105,7 +105,7 @@ import Testing
         for second in 1...5 {
             jumps.append(ClockJump(
                 from: Instant(nanosecondsSinceEpoch: 0), to: Instant(nanosecondsSinceEpoch: Int64(second)),
-                target: entry, wallTime: Instant(nanosecondsSinceEpoch: 0), permission: ""))
+                target: entry, wallTime: Instant(nanosecondsSinceEpoch: 0), permittedBy: .startedUnlocked))
         }
         #expect(jumps.inOrder.map(\.to.nanosecondsSinceEpoch) == [3, 4, 5])
     }

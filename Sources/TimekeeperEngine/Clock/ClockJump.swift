@@ -6,11 +6,13 @@ package struct ClockJump: Sendable, CustomStringConvertible {
     package var to: Instant
     package var target: TimetableEntry
     package var wallTime: Instant
-    /// Why the clock was allowed to move: the client call that released the last lock.
-    package var permission: String
-    /// The same, as data: the call, and the workflows whose results a client was awaiting.
-    package var permittedBy: JumpPermission = .startedUnlocked
+    /// What allowed the clock to move: the client call that released the last lock (or the start mode).
+    package var permittedBy: JumpPermission
+    /// The workflows whose results a client was awaiting when it moved.
     package var awaitedWorkflowIDs: [String] = []
+
+    /// The permission as a phrase, for the log and the inspection tools.
+    package var permission: String { permittedBy.explanation(awaiting: awaitedWorkflowIDs) }
 
     package var distance: Duration { to - from }
 
