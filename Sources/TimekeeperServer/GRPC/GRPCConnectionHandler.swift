@@ -86,15 +86,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for call in calls.values { call.task?.cancel() }
-        calls.removeAll()
+        dropAllCalls()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        dropAllCalls()
+        self.context = nil
+    }
+
+    /// The connection is gone: stop every waiting handler.
+    private func dropAllCalls() {
         for call in calls.values { call.task?.cancel() }
         calls.removeAll()
-        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -109,10 +113,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
 
@@ -302,9 +303,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private func flushScheduledWrites() {
         flushScheduled = false
-        guard let context, needsFlush else { return }
-        needsFlush = false
-        context.flush()
+        if let context { flushIfNeeded(context: context) }
     }
 
     private func respond(on stream: HTTP2StreamID, with outcome: Result<[UInt8], any Error>,
@@ -325,8 +324,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     /// Ends the stream with a status and no message (gRPC's trailers-only response).
     private func answer(_ stream: HTTP2StreamID, with error: any Error, context: ChannelHandlerContext) {
-        let status = GRPCStatus(error)
-        write(stream, .headers(.init(headers: status.headers(trailersOnly: true), endStream: true)), context: context)
+        write(stream, .headers(.init(headers: GRPCStatus(error).trailersOnlyHeaders, endStream: true)), context: context)
     }
 
     /// After answering a request the client is still sending, tell it to stop (RST_STREAM NO_ERROR, as
@@ -340,6 +338,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         windowRaised = true
         write(.rootStream, .windowUpdate(windowSizeIncrement: Self.connectionWindow - Self.initialConnectionWindow),
               context: context)
+        flushIfNeeded(context: context)
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
         needsFlush = false
         context.flush()
     }

@@ -5,20 +5,14 @@ internal import TimekeeperEngine
 
 /// A gRPC status as it goes on the wire: the code, the message, and any extra trailers (such as the
 /// `grpc-status-details-bin` detail Temporal's SDKs decode).
-struct GRPCStatus: Error, Equatable {
+struct GRPCStatus: Error {
     var code: Int
     var message: String
     var trailers: [(name: String, value: String)] = []
 
-    static let ok = GRPCStatus(code: 0, message: "")
-
-    init(code: Int, message: String) {
-        self.code = code
-        self.message = message
-    }
-
     init(_ code: RPCError.Code, _ message: String) {
-        self.init(code: Status.Code(code).rawValue, message: message)
+        self.code = Status.Code(code).rawValue
+        self.message = message
     }
 
     /// What a handler threw, as a status: engine errors and gRPC errors keep their code, message and
@@ -45,11 +39,10 @@ struct GRPCStatus: Error, Equatable {
         }
     }
 
-    /// The trailing header block that ends a stream with this status. `trailersOnly` also carries the
-    /// response headers, for a stream answered without a message.
-    func headers(trailersOnly: Bool) -> HPACKHeaders {
-        var headers: HPACKHeaders =
-            trailersOnly ? [":status": "200", "content-type": "application/grpc"] : [:]
+    /// The one header block of a stream answered with this status and no message (gRPC's trailers-only
+    /// response): the response headers and the status together.
+    var trailersOnlyHeaders: HPACKHeaders {
+        var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
         headers.add(name: "grpc-status", value: String(code))
         if !message.isEmpty { headers.add(name: "grpc-message", value: Self.percentEncoded(message)) }
         for (name, value) in trailers { headers.add(name: name, value: value) }
@@ -68,10 +61,5 @@ struct GRPCStatus: Error, Equatable {
             }
         }
         return encoded
-    }
-
-    static func == (lhs: GRPCStatus, rhs: GRPCStatus) -> Bool {
-        lhs.code == rhs.code && lhs.message == rhs.message
-            && lhs.trailers.elementsEqual(rhs.trailers) { $0.name == $1.name && $0.value == $1.value }
     }
 }
