@@ -916,6 +916,25 @@ def selected_targets(only: list[str] | None) -> list[Target]:
     return targets
 
 
+def begin_run(log_subdir: str, detail: str = "") -> tuple[str, Path]:
+    """How every benchmark run starts: count the SDK core's retry warnings, name the timekeeper binary in
+    the log, make the folder for the servers' logs. Returns the binary and that folder."""
+    install_core_log_counter()
+    tk_path, tk_how = timekeeper_bin()
+    log(f"timekeeper binary: {tk_path} ({tk_how}){detail}")
+    log_dir = BENCH_DIR / ".work" / log_subdir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return tk_path, log_dir
+
+
+def results_path(out: str | None, stem: str, quick: bool) -> Path:
+    """`--out`, else benchmarks/results/<stem>-<date>[-quick].md; its folder exists afterwards."""
+    path = Path(out) if out else (
+        BENCH_DIR / "results" / f"{stem}-{time.strftime('%Y-%m-%d')}{'-quick' if quick else ''}.md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def print_report_tail(fact_list: list[tuple[str, str]], errors: list[str], notes: list[str]) -> None:
     """Machine facts, errors and notes under a printed table."""
     for k, v in fact_list:
@@ -986,11 +1005,7 @@ async def amain(args: argparse.Namespace) -> int:
 
     targets = selected_targets(args.only)
 
-    install_core_log_counter()
-    tk_path, tk_how = timekeeper_bin()
-    log(f"timekeeper binary: {tk_path} ({tk_how})")
-    log_dir = BENCH_DIR / ".work" / "e2e-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    tk_path, log_dir = begin_run("e2e-logs")
 
     load_start, started = loadavg(), time.perf_counter()
     tk_descs = (binary_desc(tk_path), binary_desc(tk_path))  # at start / end of timekeeper's scenarios
@@ -1024,9 +1039,7 @@ async def amain(args: argparse.Namespace) -> int:
     print()
     print_report_tail(fact_list, res.errors, res.notes)
 
-    out = Path(args.out) if args.out else (
-        BENCH_DIR / "results" / f"e2e-{time.strftime('%Y-%m-%d')}{'-quick' if args.quick else ''}.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = results_path(args.out, "e2e", args.quick)
     md = [f"# {title}", "", md_table(header, rows), "",
           "Lower is better for every row except *workflows/s*; *(info)* rows have no ratio.",
           "Ratios > 1 mean timekeeper is slower / bigger (or, for workflows/s, faster).", "",

@@ -69,23 +69,23 @@ from e2e import (  # noqa: E402
     Plan,
     Server,
     Target,
+    begin_run,
     binary_desc,
     fmt_cell,
     gather_all,
-    install_core_log_counter,
     loadavg,
     log,
     machine_facts,
     md_report_tail,
     md_table,
     print_report_tail,
+    results_path,
     proc_cpu_s,
     rss_mib,
     scenario_burst,
     selected_targets,
     self_cpu_s,
     short_error,
-    timekeeper_bin,
     unique,
 )
 
@@ -486,11 +486,7 @@ async def amain(args: argparse.Namespace) -> int:
 
     targets = selected_targets(args.only)
 
-    install_core_log_counter()
-    tk_path, tk_how = timekeeper_bin()
-    log(f"timekeeper binary: {tk_path} ({tk_how}); sizes {sizes}; burst {st.burst}")
-    log_dir = BENCH_DIR / ".work" / "scaling-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    tk_path, log_dir = begin_run("scaling-logs", f"; sizes {sizes}; burst {st.burst}")
 
     load_start, started = loadavg(), time.perf_counter()
     tk_descs = (binary_desc(tk_path), binary_desc(tk_path))
@@ -533,9 +529,7 @@ async def amain(args: argparse.Namespace) -> int:
     print()
     print_report_tail(fact_list, res.errors, res.notes)
 
-    out = Path(args.out) if args.out else (
-        BENCH_DIR / "results" / f"scaling-{time.strftime('%Y-%m-%d')}{'-quick' if st.quick else ''}.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = results_path(args.out, "scaling", st.quick)
     md = [f"# {title}", "", md_table(flat_header(groups, header), rows), "", legend + ".", "",
           "## CPU/wf growth, smallest -> largest size", "", f"Rule: {growth_rule()}.", ""]
     md += [f"- {g}" for g in growth]
