@@ -34,6 +34,8 @@ package final class Engine: Sendable {
     private struct HistoryWait {
         var runID: String
         var awaitsResult: Bool
+        /// The answer if the wait ends with nothing new (deadline or cancellation).
+        var emptyPage: GetHistoryResponse
     }
 
     /// Continuations to resume once the lock is released.
@@ -315,13 +317,14 @@ package final class Engine: Sendable {
                             try self.transact { (state: inout State, _: Instant) throws(EngineError) in
                                 switch try state.core.readHistory(request) {
                                 case .page(let page): continuation.resume(returning: .success(page))
-                                case .waitForChange(let runID):
+                                case .waitForChange(let runID, let emptyPage):
                                     if Task.isCancelled {
-                                        continuation.resume(returning: .success(GetHistoryResponse()))
+                                        continuation.resume(returning: .success(emptyPage))
                                     } else {
                                         let awaitsResult = request.historyEventFilterType == .closeEvent
                                         state.historyWaiters[runID, default: [:]][waiterID] = continuation
-                                        state.historyWaits[waiterID] = HistoryWait(runID: runID, awaitsResult: awaitsResult)
+                                        state.historyWaits[waiterID] = HistoryWait(
+                                            runID: runID, awaitsResult: awaitsResult, emptyPage: emptyPage)
                                         if awaitsResult { state.core.noteResultWaiter(runID, 1) }
                                     }
                                 }
@@ -344,15 +347,16 @@ package final class Engine: Sendable {
     }
 
     private func abandonHistoryWait(_ waiterID: UInt64) {
-        let continuation: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>? = state.withLock { state in
-            guard let wait = state.historyWaits.removeValue(forKey: waiterID),
-                let found = state.historyWaiters[wait.runID]?.removeValue(forKey: waiterID)
-            else { return nil }
-            if state.historyWaiters[wait.runID]?.isEmpty == true { state.historyWaiters[wait.runID] = nil }
-            if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
-            return found
-        }
-        continuation?.resume(returning: .success(GetHistoryResponse()))
+        let found: (CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>, GetHistoryResponse)? =
+            state.withLock { state in
+                guard let wait = state.historyWaits.removeValue(forKey: waiterID),
+                    let continuation = state.historyWaiters[wait.runID]?.removeValue(forKey: waiterID)
+                else { return nil }
+                if state.historyWaiters[wait.runID]?.isEmpty == true { state.historyWaiters[wait.runID] = nil }
+                if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
+                return (continuation, wait.emptyPage)
+            }
+        if let (continuation, emptyPage) = found { continuation.resume(returning: .success(emptyPage)) }
     }
 
     // MARK: Test service
@@ -369,10 +373,19 @@ package final class Engine: Sendable {
         (try? transact { (core: inout EngineCore, now: Instant) in core.currentTime(wallNow: now) }) ?? wall.now()
     }
 
-    /// Blocks until the virtual clock reaches the deadline (see `EngineCore.sleep`).
-    package func sleep(until deadline: SleepDeadline, unlocking: Bool) async throws(EngineError) {
+    /// Blocks until the virtual clock reaches the deadline (see `EngineCore.sleep`), or for at most
+    /// `timeout` of wall time (the client's deadline): then DEADLINE_EXCEEDED, with the sleep's entry gone
+    /// and an unlocking sleep's lock given back.
+    package func sleep(until deadline: SleepDeadline, unlocking: Bool, timeout: Duration? = nil)
+        async throws(EngineError)
+    {
+        guard let timeout else { return try await sleepOnce(until: deadline, unlocking: unlocking).get() }
+        try await withTimeout(timeout, clock: wall) { await self.sleepOnce(until: deadline, unlocking: unlocking) }.get()
+    }
+
+    private func sleepOnce(until deadline: SleepDeadline, unlocking: Bool) async -> Result<Void, EngineError> {
         let id = SleepID(rawValue: state.withLock { $0.makeID() })
-        let outcome: Result<Void, EngineError> = await withTaskCancellationHandler {
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 do throws(EngineError) {
                     try transact { (state: inout State, now: Instant) throws(EngineError) in
@@ -387,13 +400,21 @@ package final class Engine: Sendable {
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
+                // Cancelled before the sleep was registered: the cancellation handler found nothing to end.
+                if Task.isCancelled { self.endSleep(id) }
             }
         } onCancel: {
-            let continuation = self.state.withLock { $0.sleepers.removeValue(forKey: id) }
-            try? self.transact { (core: inout EngineCore, now: Instant) in core.cancelSleep(id, wallNow: now) }
-            continuation?.resume(returning: .success(()))
+            self.endSleep(id)
         }
-        try outcome.get()
+    }
+
+    /// A sleep's call went away or ran out of time: drop its entry (an unlocking sleep gives its lock back).
+    private func endSleep(_ id: SleepID) {
+        let continuation = state.withLock { $0.sleepers.removeValue(forKey: id) }
+        guard let continuation else { return }
+        try? transact { (core: inout EngineCore, now: Instant) in core.cancelSleep(id, wallNow: now) }
+        continuation.resume(
+            returning: .failure(EngineError(.deadlineExceeded, "the sleep was cut short by the client's deadline")))
     }
 
     // MARK: Inspection

@@ -22,18 +22,21 @@ struct TestServiceHandlers: UnaryService {
             try engine.unlockTimeSkipping()
             return Temporal_Api_Testservice_V1_UnlockTimeSkippingResponse()
         }
-        router.registerSuspending(TS.Method.Sleep.descriptor) { (request: Temporal_Api_Testservice_V1_SleepRequest, _) in
-            try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: false)
+        router.registerSuspending(TS.Method.Sleep.descriptor) {
+            (request: Temporal_Api_Testservice_V1_SleepRequest, headers) in
+            try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: false,
+                                   timeout: headers.timeout)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
         router.registerSuspending(TS.Method.SleepUntil.descriptor) {
-            (request: Temporal_Api_Testservice_V1_SleepUntilRequest, _) in
-            try await engine.sleep(until: .at(Instant(request.timestamp)), unlocking: false)
+            (request: Temporal_Api_Testservice_V1_SleepUntilRequest, headers) in
+            try await engine.sleep(until: .at(Instant(request.timestamp)), unlocking: false, timeout: headers.timeout)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
         router.registerSuspending(TS.Method.UnlockTimeSkippingWithSleep.descriptor) {
-            (request: Temporal_Api_Testservice_V1_SleepRequest, _) in
-            try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: true)
+            (request: Temporal_Api_Testservice_V1_SleepRequest, headers) in
+            try await engine.sleep(until: .after(Duration(protobuf: request.duration)), unlocking: true,
+                                   timeout: headers.timeout)
             return Temporal_Api_Testservice_V1_SleepResponse()
         }
         router.registerUnary(TS.Method.GetCurrentTime.descriptor) { (_: Google_Protobuf_Empty, _) in

@@ -1,6 +1,7 @@
 internal import GRPCCore
 internal import NIOPosix
 package import Logging
+package import ServiceLifecycle
 internal import TemporalAPI
 package import TimekeeperEngine
 
@@ -22,7 +23,9 @@ package struct ServerOptions: Sendable {
 
 /// Runs the gRPC server (WorkflowService, OperatorService, TestService, Health) on top of one engine.
 package enum TimekeeperServer {
-    /// Serves until cancelled or the transport fails. `onListening` gets the bound port once it is known.
+    /// Serves until cancelled (a hard stop: connections are closed at once), until a graceful shutdown (run
+    /// in a ServiceLifecycle `ServiceGroup`: every connection drains, see `GRPCListener.drain()`), or until
+    /// the transport fails. `onListening` gets the bound port once it is known.
     package static func run(_ options: ServerOptions, logger: Logger, onListening: @Sendable (Int) -> Void = { _ in })
         async throws
     {
@@ -47,8 +50,13 @@ package enum TimekeeperServer {
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
         try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
-            try await serve(listener: listener, engine: engine, options: options, logger: logger,
-                            onListening: onListening)
+            try await withGracefulShutdownHandler {
+                try await serve(listener: listener, engine: engine, options: options, logger: logger,
+                                onListening: onListening)
+            } onGracefulShutdown: {
+                logger.notice("draining: no new connections; answering the calls in flight, then stopping")
+                listener.drain()
+            }
         }
     }
 
@@ -74,4 +82,18 @@ package enum TimekeeperServer {
             group.cancelAll()
         }
     }
+}
+
+/// The server as a ServiceLifecycle service, for a `ServiceGroup` that turns SIGTERM/SIGINT into a
+/// graceful drain.
+package struct TimekeeperService: Service {
+    package let options: ServerOptions
+    package let logger: Logger
+
+    package init(options: ServerOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    package func run() async throws { try await TimekeeperServer.run(options, logger: logger) }
 }

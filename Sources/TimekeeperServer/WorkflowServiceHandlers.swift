@@ -23,12 +23,12 @@ struct WorkflowServiceHandlers: UnaryService {
         router.registerUnary(WS.Method.GetSystemInfo.descriptor) {
             (_: Temporal_Api_Workflowservice_V1_GetSystemInfoRequest, _) in
             Temporal_Api_Workflowservice_V1_GetSystemInfoResponse.with {
-                // The capabilities Temporal's Java test server advertises.
+                // The capabilities Temporal's Java test server advertises, less eager workflow start, which
+                // is not served yet (a start asking for it gets its first task through the queue).
                 $0.capabilities = .with {
                     $0.signalAndQueryHeader = true
                     $0.encodedFailureAttributes = true
                     $0.upsertMemo = true
-                    $0.eagerWorkflowStart = true
                     $0.sdkMetadata = true
                     // Beyond the Java server: a failed activity's last heartbeat details are kept.
                     $0.activityFailureIncludeHeartbeat = true
@@ -45,14 +45,22 @@ struct WorkflowServiceHandlers: UnaryService {
                     $0.name = name
                     $0.state = .registered
                     $0.id = NamespaceIDs.id(for: name)
-                    // No worker heartbeats: the SDK would call RecordWorkerHeartbeat, which we do not serve.
-                    $0.capabilities = .with {
-                        $0.eagerWorkflowStart = true
-                        $0.syncUpdate = true
-                        $0.asyncUpdate = true
-                    }
+                    // Only what is served: no updates yet (they answer UNIMPLEMENTED), no eager workflow start,
+                    // no worker heartbeats (the SDK would call RecordWorkerHeartbeat), no schedules.
+                    $0.capabilities = .init()
                 }
-                $0.config = .with { $0.workflowExecutionRetentionTtl = .init(seconds: 86_400) }
+                // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
+                // `operator namespace describe` dereferences replication_config and its clusters.
+                $0.config = .with {
+                    $0.workflowExecutionRetentionTtl = .init(seconds: 86_400)
+                    $0.badBinaries = .init()
+                    $0.historyArchivalState = .disabled
+                    $0.visibilityArchivalState = .disabled
+                }
+                $0.replicationConfig = .with {
+                    $0.activeClusterName = "active"
+                    $0.clusters = [.with { $0.clusterName = "active" }]
+                }
             }
         }
 

@@ -1,7 +1,10 @@
 public import ArgumentParser
+import Foundation
 public import Logging
+import ServiceLifecycle
 import TimekeeperEngine
 import TimekeeperServer
+import UnixSignals
 
 /// `timekeeper`: a Temporal-compatible workflow server with a clock that explains itself.
 
@@ -64,7 +67,34 @@ struct TestServerLaunch {
         let options = ServerOptions(
             host: host, port: port,
             engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping), uiPort: uiPort)
-        try await TimekeeperServer.run(options, logger: Logger(label: "timekeeper"))
+        try await serveUntilSignalled(options, logger: Logger(label: "timekeeper"))
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT, which drain it gracefully (GOAWAY, in-flight calls answered,
+/// then exit 0); a second signal during the drain exits at once. (SDKs stop test servers with SIGKILL,
+/// which needs nothing from us.)
+func serveUntilSignalled(_ options: ServerOptions, logger: Logger) async throws {
+    var configuration = ServiceGroupConfiguration(
+        services: [.init(service: TimekeeperService(options: options, logger: logger))],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    // The connections' own drain gives up after 5 s; this is the backstop (then every connection is closed).
+    configuration.maximumGracefulShutdownDuration = .seconds(10)
+    let group = ServiceGroup(configuration: configuration)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        tasks.addTask {
+            var seen = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                seen += 1
+                if seen >= 2 {
+                    logger.warning("second \(signal) during the drain: exiting at once")
+                    exit(1)
+                }
+            }
+        }
+        try await tasks.next()
+        tasks.cancelAll()
     }
 }
 

@@ -41,7 +41,7 @@ import TemporalAPI
         var scenario = Scenario()
         _ = try scenario.start("wf")
         let closeFilter = request { $0.waitNewEvent = true; $0.historyEventFilterType = .closeEvent }
-        guard case .waitForChange(let runID) = try scenario.core.readHistory(closeFilter) else {
+        guard case .waitForChange(let runID, _) = try scenario.core.readHistory(closeFilter) else {
             Issue.record("an open run makes a close-event long poll wait")
             return
         }
@@ -58,10 +58,14 @@ import TemporalAPI
         #expect(all.history.events.count == 2)
         #expect(!all.nextPageToken.isEmpty, "an open run's long poll always gets a token to continue from")
         let next = request { $0.waitNewEvent = true; $0.nextPageToken = all.nextPageToken }
-        guard case .waitForChange = try scenario.core.readHistory(next) else {
+        guard case .waitForChange(_, let emptyPage) = try scenario.core.readHistory(next) else {
             Issue.record("nothing new yet, so the poll waits")
             return
         }
+        // Regression (issue 10): a wait that ended with nothing new answered neither `history` nor a token,
+        // and the Go SDK (inside the Temporal CLI: `temporal workflow result`) dereferenced `history`.
+        #expect(emptyPage.hasHistory && emptyPage.history.events.isEmpty)
+        #expect(emptyPage.nextPageToken == all.nextPageToken, "poll again from the same place")
         _ = try scenario.poll()
         #expect(try page(scenario.core.readHistory(next))?.history.events.map(\.eventType) == [.workflowTaskStarted])
     }

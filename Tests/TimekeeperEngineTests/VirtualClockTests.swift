@@ -67,6 +67,23 @@ import TemporalAPI
         #expect(scenario.core.clock.lockCount == 1, "re-locked")
     }
 
+    /// Regression (issue 10): the unlock used to happen before the duration was checked, so a refused
+    /// request left the clock unlocked and free to jump to the workflow's timeout.
+    @Test func aRefusedUnlockingSleepLeavesTheLockAndTheClockAlone() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf") { $0.workflowExecutionTimeout.seconds = 600 }
+        try scenario.complete(try #require(try scenario.poll()), [])
+        let start = scenario.core.now
+        let error = try #require(throws: EngineError.self) {
+            try scenario.core.sleep(SleepID(rawValue: 1), until: .after(.seconds(-5)), unlocking: true,
+                                    wallNow: scenario.wall)
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(scenario.core.clock.lockCount == 1, "the client's lock is still held")
+        #expect(scenario.core.now == start, "no jump")
+        #expect(scenario.run("run-1")?.isOpen == true)
+    }
+
     @Test func aLockedSleepWaitsForWallTime() throws {
         var scenario = Scenario()
         try scenario.core.sleep(SleepID(rawValue: 1), until: .after(.seconds(3)), unlocking: false, wallNow: scenario.wall)

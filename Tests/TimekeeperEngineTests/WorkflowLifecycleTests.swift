@@ -112,3 +112,33 @@ import TemporalAPI
 }
 
 import Foundation
+
+@Suite struct DescribeWorkflowTests {
+    /// Regression (issue 10): describe answered the current run's id as `first_run_id`.
+    @Test func firstRunIDNamesTheFirstRunAfterContinueAsNew() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        try scenario.complete(try #require(try scenario.poll()), [
+            .with {
+                $0.commandType = .continueAsNewWorkflowExecution
+                $0.continueAsNewWorkflowExecutionCommandAttributes = .with {
+                    $0.workflowType.name = "Hello"
+                    $0.taskQueue.name = "q"
+                }
+            },
+        ])
+        #expect(scenario.run("run-1")?.status == .continuedAsNew)
+        let described = try scenario.core.describeWorkflow(.with {
+            $0.namespace = "default"
+            $0.execution.workflowID = "wf"
+        })
+        #expect(described.workflowExecutionInfo.execution.runID == "run-2")
+        #expect(described.workflowExecutionInfo.firstRunID == "run-1")
+        let first = try scenario.core.describeWorkflow(.with {
+            $0.namespace = "default"
+            $0.execution.workflowID = "wf"
+            $0.execution.runID = "run-1"
+        })
+        #expect(first.workflowExecutionInfo.firstRunID == "run-1")
+    }
+}

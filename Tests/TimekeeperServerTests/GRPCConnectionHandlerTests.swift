@@ -179,7 +179,7 @@ import TimekeeperEngine
             Issue.record("the connection window was not raised")
             return
         }
-        #expect(raised == GRPCConnectionHandler.connectionWindow - 65_535)
+        #expect(raised == ConnectionLimits.connectionWindow - 65_535)
 
         try channel.writeInbound(frame(1, .headers(.init(headers: requestHeaders(Self.echoPath)))))
         let chunk = [UInt8](repeating: 0x41, count: 300 * 1024)
@@ -242,6 +242,8 @@ import TimekeeperEngine
         let started = Atomic<Bool>(false)
         let release = Atomic<Bool>(false)
         let cancelled = Atomic<Bool>(false)
+        /// Calls of the Count method.
+        let calls = Atomic<Int>(0)
     }
 
     /// Test methods, using the health messages as a convenient request/response pair.
@@ -258,6 +260,10 @@ import TimekeeperEngine
                                   detail: .workflowExecutionAlreadyStarted(startRequestID: "req-1", runID: "run-7"))
             }
             let probe = self.probe
+            router.registerUnary(method("Count")) { (request: Grpc_Health_V1_HealthCheckRequest, _) in
+                probe.calls.add(1, ordering: .relaxed)
+                return request
+            }
             router.registerSuspending(method("Wait")) { (request: Grpc_Health_V1_HealthCheckRequest, _) in
                 probe.started.store(true, ordering: .relaxed)
                 while !probe.release.load(ordering: .relaxed) {
@@ -277,25 +283,29 @@ import TimekeeperEngine
         }
     }
 
-    private func handler(messageLimit: Int = GRPCConnectionHandler.defaultMessageLimit, probe: WaitProbe = WaitProbe())
-        -> GRPCConnectionHandler
-    {
+    func handler(limits: ConnectionLimits = .standard, probe: WaitProbe = WaitProbe()) -> GRPCConnectionHandler {
         GRPCConnectionHandler(router: UnaryRouter([EchoService(probe: probe)]), logger: Logger(label: "test"),
-                              messageLimit: messageLimit)
+                              limits: limits)
     }
 
     /// A connected channel with the handler, its opening WINDOW_UPDATE already read.
-    private func connection(messageLimit: Int = GRPCConnectionHandler.defaultMessageLimit,
+    func connection(messageLimit: Int = ConnectionLimits.standard.messageBytes,
                             probe: WaitProbe = WaitProbe()) throws -> EmbeddedChannel {
+        var limits = ConnectionLimits.standard
+        limits.messageBytes = messageLimit
+        return try connection(limits: limits, probe: probe)
+    }
+
+    func connection(limits: ConnectionLimits, probe: WaitProbe = WaitProbe()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(handler(messageLimit: messageLimit, probe: probe))
+        try channel.pipeline.syncOperations.addHandler(handler(limits: limits, probe: probe))
         try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
         _ = try written(channel)
         return channel
     }
 
     /// Runs the embedded loop (where the waiting calls' tasks run) until `condition` holds, for up to 5 s.
-    private func until(_ channel: EmbeddedChannel, _ condition: () -> Bool) async throws {
+    func until(_ channel: EmbeddedChannel, _ condition: () -> Bool) async throws {
         for _ in 0..<5000 {
             channel.embeddedEventLoop.run()
             if condition() { return }
@@ -304,25 +314,25 @@ import TimekeeperEngine
         Issue.record("condition not met within 5 s")
     }
 
-    private func requestHeaders(_ path: String, encoding: String? = nil) -> HPACKHeaders {
+    func requestHeaders(_ path: String, encoding: String? = nil) -> HPACKHeaders {
         var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path,
                                      "content-type": "application/grpc", "te": "trailers"]
         if let encoding { headers.add(name: "grpc-encoding", value: encoding) }
         return headers
     }
 
-    private func send(_ channel: EmbeddedChannel, stream: HTTP2StreamID, path: String, message: [UInt8]) throws {
+    func send(_ channel: EmbeddedChannel, stream: HTTP2StreamID, path: String, message: [UInt8]) throws {
         try channel.writeInbound(frame(stream, .headers(.init(headers: requestHeaders(path)))))
         try channel.writeInbound(frame(stream, dataPayload(framed(message, compressed: false),
                                                            endStream: true)))
     }
 
     /// A serialized echo request.
-    private func echoRequest(_ text: String) -> [UInt8] {
+    func echoRequest(_ text: String) -> [UInt8] {
         try! Grpc_Health_V1_HealthCheckRequest.with { $0.service = text }.serializedBytes()
     }
 
-    private func responseMessage(_ data: HTTP2Frame.FramePayload.Data) throws -> Grpc_Health_V1_HealthCheckRequest {
+    func responseMessage(_ data: HTTP2Frame.FramePayload.Data) throws -> Grpc_Health_V1_HealthCheckRequest {
         guard case .byteBuffer(var bytes) = data.data, bytes.readInteger(as: UInt8.self) == 0,
             let length = bytes.readInteger(as: UInt32.self), let message = bytes.readBytes(length: Int(length))
         else { throw CancellationError() }
@@ -330,13 +340,13 @@ import TimekeeperEngine
     }
 
     /// Every frame written since the last call, flushed or not.
-    private func written(_ channel: EmbeddedChannel) throws -> [HTTP2Frame.FramePayload] {
+    func written(_ channel: EmbeddedChannel) throws -> [HTTP2Frame.FramePayload] {
         var frames: [HTTP2Frame.FramePayload] = []
         while let frame = try channel.readOutbound(as: HTTP2Frame.self) { frames.append(frame.payload) }
         return frames
     }
 
-    private func trailersOnly(_ channel: EmbeddedChannel) throws -> HPACKHeaders {
+    func trailersOnly(_ channel: EmbeddedChannel) throws -> HPACKHeaders {
         let frames = try written(channel)
         guard frames.count == 1, case .headers(let headers) = frames[0] else {
             Issue.record("expected one trailers-only answer, got \(frames)")
@@ -347,21 +357,21 @@ import TimekeeperEngine
         return headers.headers
     }
 
-    private func frame(_ stream: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload) -> HTTP2Frame {
+    func frame(_ stream: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload) -> HTTP2Frame {
         HTTP2Frame(streamID: stream, payload: payload)
     }
 
-    private func dataPayload(_ bytes: [UInt8], endStream: Bool) -> HTTP2Frame.FramePayload {
+    func dataPayload(_ bytes: [UInt8], endStream: Bool) -> HTTP2Frame.FramePayload {
         .data(.init(data: .byteBuffer(ByteBuffer(bytes: bytes)), endStream: endStream))
     }
 
-    private func framed(_ payload: [UInt8], compressed: Bool) -> [UInt8] {
+    func framed(_ payload: [UInt8], compressed: Bool) -> [UInt8] {
         let length = UInt32(payload.count)
         return [compressed ? 1 : 0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF),
                 UInt8(length & 0xFF)] + payload
     }
 
-    private func gzip(_ bytes: [UInt8]) -> [UInt8] {
+    func gzip(_ bytes: [UInt8]) -> [UInt8] {
         var stream = z_stream()
         precondition(timekeeper_deflateInit2(&stream, Z_DEFAULT_COMPRESSION, 15 + 16) == Z_OK)
         defer { deflateEnd(&stream) }

@@ -72,3 +72,15 @@ def incompressible_text(size: int) -> str:
         state = (state * 1103515245 + 12345) & 0x7FFFFFFF
         chars.append(alphabet[state >> 25])
     return "".join(chars)
+
+
+@workflow.defn
+class ContinueOnceWorkflow:
+    """Continues as new once, then completes with ``"continued"``: a chain of two runs, for checking what
+    the server says about the chain's first run."""
+
+    @workflow.run
+    async def run(self, continued: bool) -> str:
+        if not continued:
+            workflow.continue_as_new(True)
+        return "continued"

@@ -20,17 +20,20 @@ extension EngineCore {
     {
         refresh(wallNow)
         defer { settle(wallNow) }
-        if unlocking {
-            if case .after(let duration) = deadline { try unlockClock(.clientSleep(duration)) }
-            else { try unlockClock(.clientSleep(.zero)) }
-        }
+        // Everything that can refuse the request is checked before the unlock: a refused request changes
+        // nothing (an unlock followed by a throw would leave the clock free to jump).
         let fireAt: Instant
+        let slept: Duration
         switch deadline {
         case .after(let duration):
             guard duration >= .zero else { throw .invalidArgument("duration must not be negative") }
             fireAt = now + duration
-        case .at(let instant): fireAt = instant
+            slept = duration
+        case .at(let instant):
+            fireAt = instant
+            slept = .zero
         }
+        if unlocking { try unlockClock(.clientSleep(slept)) }
         sleeps[id] = timetable.add(at: fireAt, .testClientSleep(id, relocks: unlocking), owner: nil)
     }
 

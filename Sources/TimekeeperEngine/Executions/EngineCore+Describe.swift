@@ -24,7 +24,8 @@ extension EngineCore {
                 $0.status = run.status
                 $0.historyLength = run.lastEventID
                 $0.taskQueue = run.taskQueue
-                $0.firstRunID = run.ref.runID
+                // The first run of the chain (retries and continue-as-new keep it), not this run.
+                $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
                 $0.rootExecution = $0.execution
                 if let started = run.history.first?.workflowExecutionStartedEventAttributes {
                     if started.hasMemo { $0.memo = started.memo }

@@ -6,10 +6,13 @@ package typealias GetHistoryRequest = Temporal_Api_Workflowservice_V1_GetWorkflo
 package typealias GetHistoryResponse = Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryResponse
 
 /// What a history read gives: a page now, or "nothing yet" for a long poll that must wait for the run
-/// to change (the shell re-reads on `.historyChanged` or answers an empty page at its deadline).
+/// to change (the shell re-reads on `.historyChanged` or answers `emptyPage` at its deadline).
 package enum HistoryRead: Sendable {
     case page(GetHistoryResponse)
-    case waitForChange(runID: String)
+    /// `emptyPage` is the answer for a wait that ends with nothing new: an empty history (present, not
+    /// absent: the Go SDK inside the Temporal CLI dereferences it) and a token to poll again from the same
+    /// place, as Temporal's server answers.
+    case waitForChange(runID: String, emptyPage: GetHistoryResponse)
 }
 
 extension EngineCore {
@@ -53,12 +56,14 @@ extension EngineCore {
                 noteResultRead(run.ref.runID)
                 return .page(.with { $0.history.events = [close] })
             }
-            return request.waitNewEvent ? .waitForChange(runID: run.ref.runID) : .page(GetHistoryResponse())
+            return request.waitNewEvent
+                ? .waitForChange(runID: run.ref.runID, emptyPage: Self.emptyHistoryPage(from: firstEventID, of: run))
+                : .page(GetHistoryResponse())
         }
 
         let available = max(0, Int(run.lastEventID - firstEventID + 1))
         if available == 0 && request.waitNewEvent && run.isOpen {
-            return .waitForChange(runID: run.ref.runID)
+            return .waitForChange(runID: run.ref.runID, emptyPage: Self.emptyHistoryPage(from: firstEventID, of: run))
         }
         let pageSize = request.maximumPageSize > 0 ? Int(request.maximumPageSize) : Self.defaultHistoryPageSize
         let events = Array(run.events(from: firstEventID).prefix(pageSize))
@@ -69,6 +74,16 @@ extension EngineCore {
             $0.history.events = events
             if more { $0.nextPageToken = HistoryPageToken.encode(nextEventID: nextEventID, runID: run.ref.runID) }
         })
+    }
+}
+
+extension EngineCore {
+    /// A long poll's answer when nothing new came: no events, and a token to poll again from `nextEventID`.
+    static func emptyHistoryPage(from nextEventID: Int64, of run: WorkflowRun) -> GetHistoryResponse {
+        .with {
+            $0.history = .init()
+            $0.nextPageToken = HistoryPageToken.encode(nextEventID: nextEventID, runID: run.ref.runID)
+        }
     }
 }
 

@@ -3,6 +3,7 @@ internal import Logging
 internal import NIOCore
 internal import NIOHPACK
 internal import NIOHTTP2
+internal import TimekeeperEngine
 
 /// Serves unary gRPC calls on one HTTP/2 connection straight from NIOHTTP2's frames.
 ///
@@ -15,82 +16,99 @@ internal import NIOHTTP2
 /// wait (long polls, sleeps) run in a task on the same loop, cancelled if the client resets the stream or
 /// the connection goes.
 ///
+/// Everything a client sends is untrusted: `ConnectionLimits` bounds what a connection may hold, and the
+/// upkeep timer (`GRPCConnectionHandler+Upkeep.swift`) ends silent requests, overdue calls, dead peers and
+/// graceful drains.
+///
 /// Flow control is ours too (NIOHTTP2 only enforces it): the connection window is raised once to
-/// `connectionWindow` and topped up as requests are read; each stream starts with `streamWindow` and is
-/// topped up while a large request is still arriving.
+/// `ConnectionLimits.connectionWindow` and topped up as requests are read; each stream starts with
+/// `ConnectionLimits.streamWindow` and is topped up while a large request is still arriving.
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
-
-    /// The largest request message we take by default, after inflating (gRPC's customary 4 MiB).
-    static let defaultMessageLimit = 4 * 1024 * 1024
-    static let streamWindow = 1024 * 1024
-    static let connectionWindow = 16 * 1024 * 1024
-    /// The settings the server announces. Hundreds of long polls share one SDK connection, so the stream
-    /// limit is far above NIO's default of 100 (whose 101st stream would bring the connection down).
-    static let settings: HTTP2Settings = [
-        HTTP2Setting(parameter: .maxConcurrentStreams, value: 65_536),
-        HTTP2Setting(parameter: .initialWindowSize, value: streamWindow),
-        HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
-    ]
 
     private static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
     private static let okTrailers: HPACKHeaders = ["grpc-status": "0"]
     private static let initialConnectionWindow = 65_535
 
     /// One request in progress.
-    private final class Call {
+    final class Call {
         let path: String
         let headers: HPACKHeaders
         let encoding: Inflater.Format?
+        /// The client's `grpc-timeout`, and when it runs out (counted from the headers' arrival).
+        let timeout: Duration?
+        let deadline: NIODeadline?
         var body = ByteBuffer()
+        /// Request bytes this call holds against the connection's `bufferedBytes` limit, until it is gone.
+        var heldBytes = 0
+        /// Whether the client has sent the whole request.
+        var complete = false
+        /// How long the client has sent nothing on this unfinished request (advanced by the upkeep timer).
+        var idle: TimeAmount = .zero
         /// Bytes read since the stream's window was last topped up.
         var unacknowledged = 0
         /// The handler's task, for methods that wait.
         var task: Task<Void, Never>?
 
-        init(path: String, headers: HPACKHeaders, encoding: Inflater.Format?) {
+        init(path: String, headers: HPACKHeaders, encoding: Inflater.Format?, timeout: Duration?,
+             deadline: NIODeadline?) {
             self.path = path
             self.headers = headers
             self.encoding = encoding
+            self.timeout = timeout
+            self.deadline = deadline
         }
     }
 
-    private let router: UnaryRouter
-    private let logger: Logger
-    private let messageLimit: Int
-    private var calls: [HTTP2StreamID: Call] = [:]
-    private var inflaters: [Inflater.Format: Inflater] = [:]
-    private var connectionUnacknowledged = 0
-    private var needsFlush = false
-    private var windowRaised = false
-    private var flushScheduled = false
-    private var context: ChannelHandlerContext?
-    private var executor: EventLoopTaskExecutor?
+    let router: UnaryRouter
+    let logger: Logger
+    let limits: ConnectionLimits
+    var calls: [HTTP2StreamID: Call] = [:]
+    /// The sum of every call's `heldBytes`.
+    var bufferedBytes = 0
+    /// The newest stream a request arrived on (the last stream id of a drain's GOAWAY).
+    var newestStream = HTTP2StreamID(0)
+    var inflaters: [Inflater.Format: Inflater] = [:]
+    var connectionUnacknowledged = 0
+    var needsFlush = false
+    var windowRaised = false
+    var flushScheduled = false
+    var context: ChannelHandlerContext?
+    var executor: EventLoopTaskExecutor?
+    /// Upkeep state (see `GRPCConnectionHandler+Upkeep.swift`).
+    var upkeep = Upkeep()
 
-    init(router: UnaryRouter, logger: Logger, messageLimit: Int = defaultMessageLimit) {
+    init(router: UnaryRouter, logger: Logger, limits: ConnectionLimits = .standard) {
         self.router = router
         self.logger = logger
-        self.messageLimit = messageLimit
+        self.limits = limits
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         executor = EventLoopTaskExecutor(context.eventLoop)
-        if context.channel.isActive { raiseConnectionWindow(context: context) }
+        if context.channel.isActive { connectionStarted(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
+        connectionStarted(context: context)
+    }
+
+    private func connectionStarted(context: ChannelHandlerContext) {
         raiseConnectionWindow(context: context)
+        startUpkeep(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stopUpkeep()
         dropAllCalls()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stopUpkeep()
         dropAllCalls()
         self.context = nil
     }
@@ -99,14 +117,24 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func dropAllCalls() {
         for call in calls.values { call.task?.cancel() }
         calls.removeAll()
+        bufferedBytes = 0
+    }
+
+    /// Forgets a call, giving back the bytes it held. Every removal goes through here.
+    @discardableResult
+    func removeCall(_ stream: HTTP2StreamID) -> Call? {
+        guard let call = calls.removeValue(forKey: stream) else { return nil }
+        bufferedBytes -= call.heldBytes
+        return call
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        upkeep.heardFromPeer = true
         switch frame.payload {
         case .headers(let headers): receive(headers, on: frame.streamID, context: context)
         case .data(let data): receive(data, on: frame.streamID, context: context)
-        case .rstStream: calls.removeValue(forKey: frame.streamID)?.task?.cancel()
+        case .rstStream: removeCall(frame.streamID)?.task?.cancel()
         // SETTINGS, PING (NIOHTTP2 answers both), WINDOW_UPDATE, GOAWAY, PRIORITY: nothing for us to do.
         default: break
         }
@@ -114,33 +142,44 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flushIfNeeded(context: context)
+        closeIfDrained(context: context)
         context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A stream that closes before we answered was reset or dropped: stop its handler.
-        if let closed = event as? StreamClosedEvent { calls.removeValue(forKey: closed.streamID)?.task?.cancel() }
+        if let closed = event as? StreamClosedEvent { removeCall(closed.streamID)?.task?.cancel() }
+        if event is DrainEvent {
+            beginDrain(context: context)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIOHTTP2 has already reset the stream or sent GOAWAY; the peer closes the connection after a GOAWAY.
-        logger.debug("HTTP/2 error on a client connection", metadata: ["error": "\(error)"])
+        // NIOHTTP2 has already reset the stream (a stream error) or written GOAWAY (a connection error). After
+        // a connection error nothing more can be served: close, rather than trust the peer to.
+        if error is NIOHTTP2Errors.StreamError {
+            logger.debug("HTTP/2 stream error on a client connection", metadata: ["error": "\(error)"])
+            return
+        }
+        logger.debug("HTTP/2 connection error; closing the connection", metadata: ["error": "\(error)"])
+        flushIfNeeded(context: context)
+        context.close(promise: nil)
     }
 
     // MARK: Reading requests
 
     private func receive(_ frame: HTTP2Frame.FramePayload.Headers, on stream: HTTP2StreamID,
                          context: ChannelHandlerContext) {
-        if calls[stream] != nil {
+        if let call = calls[stream] {
             // Trailers from a client: nothing in them for us, but they end its side of the stream.
-            if frame.endStream { requestComplete(on: stream, context: context) }
+            if frame.endStream && !call.complete { requestComplete(on: stream, context: context) }
             return
         }
         let fields = frame.headers
-        guard let contentType = fields.first(name: "content-type"), Self.isGRPC(contentType) else {
-            // Not a gRPC request (grpc-web included, whose framing differs): gRPC over HTTP/2 answers 415.
-            write(stream, .headers(.init(headers: [":status": "415"], endStream: true)), context: context)
+        if let refusal = Self.refusal(of: fields) {
+            write(stream, .headers(.init(headers: refusal, endStream: true)), context: context)
             resetIfOpen(stream, clientEnded: frame.endStream, context: context)
             return
         }
@@ -149,14 +188,43 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             guard let format = Inflater.Format(grpcEncoding: name) else {
                 var status = GRPCStatus(.unimplemented, "grpc-encoding \(name) is not supported (identity, gzip or deflate)")
                 status.trailers.append((name: "grpc-accept-encoding", value: "identity,deflate,gzip"))
-                answer(stream, with: status, context: context)
-                resetIfOpen(stream, clientEnded: frame.endStream, context: context)
+                answerEarly(stream, with: status, clientEnded: frame.endStream, context: context)
                 return
             }
             encoding = format
         }
-        calls[stream] = Call(path: fields.first(name: ":path") ?? "", headers: fields, encoding: encoding)
+        var timeout: Duration?
+        var deadline: NIODeadline?
+        if let value = fields.first(name: "grpc-timeout") {
+            do throws(GRPCStatus) {
+                let parsed = try GRPCTimeout.parse(value)
+                timeout = parsed
+                deadline = context.eventLoop.now + .nanoseconds(parsed.nanoseconds)  // at most ~11,000 years: no overflow
+            } catch {
+                answerEarly(stream, with: error, clientEnded: frame.endStream, context: context)
+                return
+            }
+        }
+        if stream > newestStream { newestStream = stream }
+        calls[stream] = Call(path: fields.first(name: ":path") ?? "", headers: fields, encoding: encoding,
+                             timeout: timeout, deadline: deadline)
         if frame.endStream { requestComplete(on: stream, context: context) }
+    }
+
+    /// HTTP-level refusals, as grpc-go answers them: a method other than POST is 405, a content type that
+    /// is not gRPC (grpc-web included, whose framing differs) 415, each with grpc-status INTERNAL.
+    private static func refusal(of fields: HPACKHeaders) -> HPACKHeaders? {
+        let method = fields.first(name: ":method") ?? ""
+        let (status, message): (String, String)
+        if method != "POST" {
+            (status, message) = ("405", "gRPC requests use the POST method, not \(method.prefix(20))")
+        } else if !isGRPC(fields.first(name: "content-type") ?? "") {
+            (status, message) = ("415", "gRPC requests have content-type application/grpc")
+        } else {
+            return nil
+        }
+        return [":status": status, "content-type": "application/grpc", "grpc-status": "13",
+                "grpc-message": GRPCStatus.percentEncoded(message)]
     }
 
     private func receive(_ frame: HTTP2Frame.FramePayload.Data, on stream: HTTP2StreamID,
@@ -164,28 +232,40 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         guard case .byteBuffer(var bytes) = frame.data else { return }
         let length = bytes.readableBytes + (frame.paddingBytes.map { $0 + 1 } ?? 0)
         connectionUnacknowledged += length
-        if connectionUnacknowledged >= Self.connectionWindow / 4 {
+        if connectionUnacknowledged >= ConnectionLimits.connectionWindow / 4 {
             write(.rootStream, .windowUpdate(windowSizeIncrement: connectionUnacknowledged), context: context)
             connectionUnacknowledged = 0
         }
         // Frames of a stream answered early (or unknown) are dropped.
-        guard let call = calls[stream], call.task == nil else { return }
+        guard let call = calls[stream], !call.complete else { return }
+        call.idle = .zero
+        let arriving = bytes.readableBytes
         if call.body.readableBytes == 0 {
             call.body = bytes
         } else {
             call.body.writeBuffer(&bytes)
         }
-        guard call.body.readableBytes <= messageLimit + 5 else {
-            calls[stream] = nil
-            answer(stream, with: tooLarge(call.body.readableBytes - 5), context: context)
-            resetIfOpen(stream, clientEnded: frame.endStream, context: context)
+        call.heldBytes += arriving
+        bufferedBytes += arriving
+        if call.body.readableBytes > limits.messageBytes + 5 {
+            removeCall(stream)
+            answerEarly(stream, with: tooLarge(call.body.readableBytes - 5), clientEnded: frame.endStream,
+                        context: context)
+            return
+        }
+        if bufferedBytes > limits.bufferedBytes {
+            removeCall(stream)
+            let status = GRPCStatus(
+                .resourceExhausted,
+                "The connection's unfinished requests hold more than \(limits.bufferedBytes) bytes; finish some first")
+            answerEarly(stream, with: status, clientEnded: frame.endStream, context: context)
             return
         }
         if frame.endStream {
             requestComplete(on: stream, context: context)
         } else {
             call.unacknowledged += length
-            if call.unacknowledged >= Self.streamWindow / 2 {
+            if call.unacknowledged >= ConnectionLimits.streamWindow / 2 {
                 write(stream, .windowUpdate(windowSizeIncrement: call.unacknowledged), context: context)
                 call.unacknowledged = 0
             }
@@ -202,9 +282,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     /// The client has sent its whole request: decode it and run the method.
     private func requestComplete(on stream: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard let call = calls[stream], call.task == nil else { return }
+        guard let call = calls[stream], !call.complete else { return }
+        call.complete = true
+        if let deadline = call.deadline, deadline <= context.eventLoop.now {
+            removeCall(stream)
+            answer(stream, with: deadlineExceeded(call), context: context)
+            return
+        }
         guard let method = router.methods[call.path] else {
-            calls[stream] = nil
+            removeCall(stream)
             answer(stream, with: GRPCStatus(.unimplemented, "Method \(call.path.dropFirst()) is unimplemented"),
                    context: context)
             return
@@ -213,17 +299,23 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         do {
             message = try unaryMessage(of: call, allocator: context.channel.allocator)
         } catch {
-            calls[stream] = nil
+            removeCall(stream)
             answer(stream, with: error, context: context)
             return
         }
-        let headers = RequestHeaders(fields: call.headers)
+        call.body = ByteBuffer()  // the message is a slice of it, or its inflated copy
+        let headers = RequestHeaders(fields: call.headers, timeout: call.timeout)
         switch method {
         case .immediate(let handle):
-            calls[stream] = nil
+            removeCall(stream)
             respond(on: stream, with: Result { try handle(message, headers) }, context: context)
         case .suspending(let handle):
             guard let executor else { return }
+            if call.encoding != nil {
+                // An inflated message is held apart from the body it came from: count it too.
+                call.heldBytes += message.readableBytes
+                bufferedBytes += message.readableBytes
+            }
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loop = context.eventLoop
             // The task starts on this loop after this read returns, so `call.task` is set before it runs.
@@ -239,13 +331,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func deadlineExceeded(_ call: Call) -> GRPCStatus {
+        GRPCStatus(.deadlineExceeded, "The client's deadline (grpc-timeout \(call.headers.first(name: "grpc-timeout") ?? "")) passed before \(call.path.dropFirst()) was answered")
+    }
+
     /// The one length-prefixed message of a unary request, inflated if it came compressed.
     private func unaryMessage(of call: Call, allocator: ByteBufferAllocator) throws(GRPCStatus) -> ByteBuffer {
         var body = call.body
         guard let flag = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self) else {
             throw GRPCStatus(.internalError, "The request to \(call.path.dropFirst()) carries no message")
         }
-        guard Int(length) <= messageLimit else { throw tooLarge(Int(length)) }
+        guard Int(length) <= limits.messageBytes else { throw tooLarge(Int(length)) }
         guard let payload = body.readSlice(length: Int(length)) else {
             throw GRPCStatus(.internalError, "The request ends inside its message (\(length) bytes announced)")
         }
@@ -268,8 +364,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                     inflater = try Inflater(encoding)
                     inflaters[encoding] = inflater
                 }
-                var output = allocator.buffer(capacity: 4 * payload.readableBytes)
-                _ = try inflater.inflate(payload, limit: messageLimit, appendingTo: &output)
+                var output = allocator.buffer(capacity: min(4 * payload.readableBytes, limits.messageBytes))
+                _ = try inflater.inflate(payload, limit: limits.messageBytes, appendingTo: &output)
                 return output
             } catch {
                 switch error {
@@ -284,14 +380,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private func tooLarge(_ size: Int?) -> GRPCStatus {
         let what = size.map { "The request message (\($0) bytes)" } ?? "The inflated request message"
-        return GRPCStatus(.resourceExhausted, "\(what) exceeds the limit of \(messageLimit) bytes")
+        return GRPCStatus(.resourceExhausted, "\(what) exceeds the limit of \(limits.messageBytes) bytes")
     }
 
     // MARK: Writing responses
 
     /// A waiting method's task has an outcome: answer unless the client left meanwhile.
     private func finish(_ stream: HTTP2StreamID, with outcome: Result<[UInt8], any Error>) {
-        guard let context, calls.removeValue(forKey: stream) != nil else { return }
+        guard let context, removeCall(stream) != nil else { return }
         respond(on: stream, with: outcome, context: context)
         // One transaction often wakes several waiting calls (a burst's pollers), whose tasks then run one
         // after another on this loop: one flush after all of them, not a write system call each.
@@ -303,7 +399,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private func flushScheduledWrites() {
         flushScheduled = false
-        if let context { flushIfNeeded(context: context) }
+        guard let context else { return }
+        flushIfNeeded(context: context)
+        closeIfDrained(context: context)
     }
 
     private func respond(on stream: HTTP2StreamID, with outcome: Result<[UInt8], any Error>,
@@ -323,8 +421,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     /// Ends the stream with a status and no message (gRPC's trailers-only response).
-    private func answer(_ stream: HTTP2StreamID, with error: any Error, context: ChannelHandlerContext) {
+    func answer(_ stream: HTTP2StreamID, with error: any Error, context: ChannelHandlerContext) {
         write(stream, .headers(.init(headers: GRPCStatus(error).trailersOnlyHeaders, endStream: true)), context: context)
+    }
+
+    /// Answers a request before the client has finished sending it, and tells the client to stop.
+    func answerEarly(_ stream: HTTP2StreamID, with error: any Error, clientEnded: Bool,
+                     context: ChannelHandlerContext) {
+        answer(stream, with: error, context: context)
+        resetIfOpen(stream, clientEnded: clientEnded, context: context)
     }
 
     /// After answering a request the client is still sending, tell it to stop (RST_STREAM NO_ERROR, as
@@ -336,18 +441,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func raiseConnectionWindow(context: ChannelHandlerContext) {
         guard !windowRaised else { return }
         windowRaised = true
-        write(.rootStream, .windowUpdate(windowSizeIncrement: Self.connectionWindow - Self.initialConnectionWindow),
+        write(.rootStream,
+              .windowUpdate(windowSizeIncrement: ConnectionLimits.connectionWindow - Self.initialConnectionWindow),
               context: context)
         flushIfNeeded(context: context)
     }
 
-    private func flushIfNeeded(context: ChannelHandlerContext) {
+    func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
     }
 
-    private func write(_ stream: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, context: ChannelHandlerContext) {
+    func write(_ stream: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: payload)), promise: nil)
         needsFlush = true
     }

@@ -6,7 +6,11 @@ internal import Synchronization
 
 /// The gRPC listening socket: each accepted connection gets NIOHTTP2's frame handler and a
 /// `GRPCConnectionHandler` over the router.
-struct GRPCListener {
+struct GRPCListener: Sendable {
+    /// Connections open at once; more are closed as soon as they are accepted (each holds a few file
+    /// descriptors' worth of kernel buffers and up to `ConnectionLimits.bufferedBytes` of ours).
+    static let maximumConnections = 2048
+
     private let channel: any Channel
     private let connections: Connections
 
@@ -15,8 +19,8 @@ struct GRPCListener {
 
     /// Binds `host:port`; connections are spread over `group`'s loops (one loop unless TIMEKEEPER_THREADS
     /// asks for more), each served entirely on its own loop.
-    static func bind(host: String, port: Int, router: UnaryRouter, on group: any EventLoopGroup, logger: Logger)
-        async throws -> GRPCListener
+    static func bind(host: String, port: Int, router: UnaryRouter, on group: any EventLoopGroup, logger: Logger,
+                     limits: ConnectionLimits = .standard) async throws -> GRPCListener
     {
         let connections = Connections()
         let channel = try await ServerBootstrap(group: group)
@@ -25,11 +29,14 @@ struct GRPCListener {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                connections.add(channel)
+                guard connections.add(channel, limit: maximumConnections) else {
+                    logger.warning("refused a connection: \(maximumConnections) are open already")
+                    return channel.close()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        NIOHTTP2Handler(mode: .server, initialSettings: GRPCConnectionHandler.settings),
-                        GRPCConnectionHandler(router: router, logger: logger))
+                        NIOHTTP2Handler(mode: .server, initialSettings: limits.settings),
+                        GRPCConnectionHandler(router: router, logger: logger, limits: limits))
                 }
             }
             .bind(host: host, port: port)
@@ -37,29 +44,76 @@ struct GRPCListener {
         return GRPCListener(channel: channel, connections: connections)
     }
 
-    /// Serves until the task is cancelled (then stops listening and closes every connection) or the socket
-    /// fails.
+    /// Serves until the listening socket closes (after `drain()`, once every connection has closed too),
+    /// or until the task is cancelled (then stops listening and closes every connection at once).
     func run() async throws {
         try await withTaskCancellationHandler {
             try await channel.closeFuture.get()
+            await connections.waitUntilAllClosed()
         } onCancel: {
             channel.close(promise: nil)
             connections.closeAll()
         }
     }
 
+    /// A graceful stop: no new connections; each open one gets GOAWAY, answers its in-flight calls
+    /// (waiting ones at once, empty) and closes. `run()` returns when all are closed.
+    func drain() {
+        channel.close(promise: nil)
+        connections.drainAll()
+    }
+
     /// The open client connections, so that stopping the server closes them too.
     private final class Connections: Sendable {
-        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+        private struct State {
+            var open: [ObjectIdentifier: any Channel] = [:]
+            var draining = false
+            var whenEmpty: [CheckedContinuation<Void, Never>] = []
+        }
+        private let state = Mutex(State())
 
-        func add(_ channel: any Channel) {
+        /// Tracks `channel` unless `limit` are open already (or the server is draining).
+        func add(_ channel: any Channel, limit: Int) -> Bool {
             let key = ObjectIdentifier(channel)
-            open.withLock { $0[key] = channel }
-            channel.closeFuture.whenComplete { _ in _ = self.open.withLock { $0.removeValue(forKey: key) } }
+            let added = state.withLock { state in
+                guard !state.draining, state.open.count < limit else { return false }
+                state.open[key] = channel
+                return true
+            }
+            guard added else { return false }
+            channel.closeFuture.whenComplete { _ in
+                let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    state.open.removeValue(forKey: key)
+                    guard state.open.isEmpty else { return [] }
+                    defer { state.whenEmpty = [] }
+                    return state.whenEmpty
+                }
+                for waiter in waiters { waiter.resume() }
+            }
+            return true
         }
 
         func closeAll() {
-            for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+            for channel in state.withLock({ Array($0.open.values) }) { channel.close(promise: nil) }
+        }
+
+        func drainAll() {
+            let open = state.withLock { state in
+                state.draining = true
+                return Array(state.open.values)
+            }
+            for channel in open { channel.pipeline.fireUserInboundEventTriggered(DrainEvent()) }
+        }
+
+        func waitUntilAllClosed() async {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state in
+                    if state.open.isEmpty { return true }
+                    state.whenEmpty.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
         }
     }
 }

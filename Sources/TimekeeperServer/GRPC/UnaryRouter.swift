@@ -8,34 +8,6 @@ protocol UnaryService {
     func register(with router: inout UnaryRouter)
 }
 
-/// The request headers a handler may look at (only long polls do, for the client's deadline).
-struct RequestHeaders: Sendable {
-    let fields: HPACKHeaders
-
-    /// The client's deadline from the `grpc-timeout` header ("<digits><unit>"), if it sent one.
-    var timeout: Duration? {
-        guard let value = fields.first(name: "grpc-timeout"), let unit = value.last,
-            let amount = Int64(value.dropLast())
-        else { return nil }
-        switch unit {
-        case "H": return .seconds(amount * 3600)
-        case "M": return .seconds(amount * 60)
-        case "S": return .seconds(amount)
-        case "m": return .milliseconds(amount)
-        case "u": return .microseconds(amount)
-        case "n": return .nanoseconds(amount)
-        default: return nil
-        }
-    }
-
-    /// How long a long poll may wait: the server's bound, or a little less than the client's deadline so
-    /// that the client gets an empty answer rather than DEADLINE_EXCEEDED.
-    func longPollTimeout(bound: Duration) -> Duration {
-        guard let client = timeout else { return bound }
-        return max(.zero, min(bound, client - .milliseconds(500)))
-    }
-}
-
 /// One method's handler, from request bytes to response bytes. Most methods answer at once and run on the
 /// event loop inside the read of their request; the ones that wait (long polls, sleeps) get a task.
 enum UnaryMethod: Sendable {
