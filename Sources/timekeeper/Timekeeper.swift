@@ -76,7 +76,7 @@ struct TestServerLaunch {
 /// which needs nothing from us.)
 func serveUntilSignalled(_ options: ServerOptions, logger: Logger) async throws {
     var configuration = ServiceGroupConfiguration(
-        services: [.init(service: TimekeeperService(options: options, logger: logger))],
+        services: [.init(service: TimekeeperService(options: options, logger: logger), serviceName: "timekeeper")],
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     // The connections' own drain gives up after 5 s; this is the backstop (then every connection is closed).
     configuration.maximumGracefulShutdownDuration = .seconds(10)

@@ -24,6 +24,7 @@ extension GRPCConnectionHandlerTests {
             Issue.record("no answer: \(frames)")
             return
         }
+        #expect(answer.headers.first(name: ":status") == "400", "as grpc-go answers it")
         #expect(answer.headers.first(name: "grpc-status") == "13")
         #expect(answer.headers.first(name: "grpc-message")?.contains("grpc-timeout") == true)
         #expect(answer.endStream)

@@ -9,6 +9,8 @@ struct GRPCStatus: Error {
     var code: Int
     var message: String
     var trailers: [(name: String, value: String)] = []
+    /// The HTTP status of a trailers-only answer: 200 but for protocol errors answered as grpc-go does.
+    var httpStatus = "200"
 
     init(_ code: RPCError.Code, _ message: String) {
         self.code = Status.Code(code).rawValue
@@ -42,7 +44,7 @@ struct GRPCStatus: Error {
     /// The one header block of a stream answered with this status and no message (gRPC's trailers-only
     /// response): the response headers and the status together.
     var trailersOnlyHeaders: HPACKHeaders {
-        var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+        var headers: HPACKHeaders = [":status": httpStatus, "content-type": "application/grpc"]
         headers.add(name: "grpc-status", value: String(code))
         if !message.isEmpty { headers.add(name: "grpc-message", value: Self.percentEncoded(message)) }
         for (name, value) in trailers { headers.add(name: name, value: value) }

@@ -27,8 +27,8 @@ struct RequestHeaders: Sendable {
 }
 
 /// The `grpc-timeout` header: "TimeoutValue TimeoutUnit", at most 8 ASCII digits and one of H M S m u n
-/// (gRPC over HTTP/2). Anything else is a protocol error, answered INTERNAL as grpc-go answers it; a longer
-/// value once overflowed our arithmetic and killed the server.
+/// (gRPC over HTTP/2). Anything else is a protocol error, answered as grpc-go answers it (HTTP 400,
+/// INTERNAL); a longer value once overflowed our arithmetic and killed the server.
 enum GRPCTimeout {
     static let maximumDigits = 8
 
@@ -54,8 +54,10 @@ enum GRPCTimeout {
 
     private static func malformed(_ value: String) -> GRPCStatus {
         let shown = value.count > 40 ? String(value.prefix(40)) + "…" : value
-        return GRPCStatus(
+        var status = GRPCStatus(
             .internalError,
             "grpc-timeout \"\(shown)\" is malformed: it must be 1 to \(maximumDigits) digits followed by one unit of H, M, S, m, u or n")
+        status.httpStatus = "400"  // grpc-go's answer (Temporal's server): HTTP 400 with grpc-status INTERNAL
+        return status
     }
 }
