@@ -85,6 +85,7 @@ import TimekeeperEngine
             return
         }
         #expect(answer.headers.first(name: ":status") == "415")
+        #expect(answer.headers.first(name: "grpc-status") == "3", "INVALID_ARGUMENT, as grpc-go answers")
         #expect(answer.endStream)
     }
 

@@ -211,19 +211,21 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         if frame.endStream { requestComplete(on: stream, context: context) }
     }
 
-    /// HTTP-level refusals, as grpc-go answers them: a method other than POST is 405, a content type that
-    /// is not gRPC (grpc-web included, whose framing differs) 415, each with grpc-status INTERNAL.
+    /// HTTP-level refusals, as grpc-go (Temporal's server) answers them: a method other than POST is 405
+    /// with grpc-status INTERNAL, a content type that is not gRPC (grpc-web included, whose framing
+    /// differs) 415 with INVALID_ARGUMENT.
     private static func refusal(of fields: HPACKHeaders) -> HPACKHeaders? {
         let method = fields.first(name: ":method") ?? ""
-        let (status, message): (String, String)
+        let (status, code, message): (String, String, String)
         if method != "POST" {
-            (status, message) = ("405", "gRPC requests use the POST method, not \(method.prefix(20))")
+            (status, code, message) = ("405", "13", "gRPC requests use the POST method, not \(method.prefix(20))")
         } else if !isGRPC(fields.first(name: "content-type") ?? "") {
-            (status, message) = ("415", "gRPC requests have content-type application/grpc")
+            let type = fields.first(name: "content-type")?.prefix(60) ?? "none"
+            (status, code, message) = ("415", "3", "invalid gRPC request content-type \"\(type)\"")
         } else {
             return nil
         }
-        return [":status": status, "content-type": "application/grpc", "grpc-status": "13",
+        return [":status": status, "content-type": "application/grpc", "grpc-status": code,
                 "grpc-message": GRPCStatus.percentEncoded(message)]
     }
 
