@@ -41,6 +41,12 @@ def _target(env) -> str:
 @timekeeper_only
 async def test_the_real_cli_describes_the_default_namespace(env) -> None:
     """The Temporal CLI dereferenced ``replication_config``, which we left unset, and panicked."""
+    table = await asyncio.create_subprocess_exec(
+        str(TEMPORAL_CLI), "operator", "namespace", "describe", "-n", "default", "--address", _target(env),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(table.communicate(), 60)
+    assert table.returncode == 0, err.decode()
+    assert "ReplicationConfig.ActiveClusterName" in out.decode() and "active" in out.decode()
     proc = await asyncio.create_subprocess_exec(
         str(TEMPORAL_CLI), "operator", "namespace", "describe", "-n", "default",
         "--address", _target(env), "-o", "json",
