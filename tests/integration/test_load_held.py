@@ -1,11 +1,12 @@
 """Load held: 200 connections x 20 concurrent streams against the real binary, with the SDK still working.
 
-tests/support/h2load.py keeps 4,000 streams in flight (long polls the server holds, GetSystemInfo calls the
-client holds for a few seconds before ending them) while the real Python SDK (Client + Worker) runs a
-workflow on the same server. The server's RSS (VmRSS) is read before, during and after; once the load's
-connections are gone it must come back near the baseline, and a second round of the same load must not
-keep more than the first. A correctness test, not a timing test: the only
-times are generous timeouts. Timekeeper only (issue 10); benchmarks/load.py compares with the Java server.
+tests/support/h2load.py keeps 4,000 streams in flight -- long polls the server holds, GetSystemInfo calls
+the client holds for a few seconds before ending them -- from a child process (so that its work does not
+compete with the SDK for this process's GIL), while the real Python SDK (Client + Worker) runs a workflow
+on the same server. The server's RSS (VmRSS) is read before, during and after; once the load's connections
+are gone it must come back near the baseline, and a second round of the same load must not keep more than
+the first. A correctness test, not a timing test: the only times are generous timeouts. Timekeeper only
+(issue 10); benchmarks/load.py compares with the Java server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from temporalio.worker import Worker
 
 from conftest import connect_when_listening
 from h2client import ServerProcess
-from h2load import HeldLoad, LoadStats
+from h2load import LoadProcess, LoadStats
 from workflows import HelloWorkflow
 
 CONNECTIONS, STREAMS = 200, 20
@@ -30,20 +31,22 @@ MiB = 1024  # in KiB, as /proc/PID/status reports
 async def hold_load(server: ServerProcess, workflow: Callable[[str], Awaitable[None]],
                     queue: str) -> tuple[int, int, int, LoadStats]:
     """Hold the load while the SDK runs a workflow; returns RSS during, peak, after (KiB) and the stats."""
-    load = HeldLoad(server.port, connections=CONNECTIONS, streams=STREAMS, queue_prefix=queue)
+    load = LoadProcess(server.port, connections=CONNECTIONS, streams=STREAMS, queue_prefix=queue)
     await asyncio.to_thread(load.start)
     try:
         held_from = time.monotonic()
-        assert load.stats.open_streams == CONNECTIONS * STREAMS, load.stats
+        assert (await asyncio.to_thread(load.stats)).open_streams == CONNECTIONS * STREAMS
         await workflow("under load")  # the SDK's own calls go through while the load is held
         await asyncio.sleep(max(0.0, HOLD_S - (time.monotonic() - held_from)))
         during, peak = server.status_kib("VmRSS"), server.status_kib("VmHWM")
-        assert load.alive and load.stats.open_streams >= CONNECTIONS * STREAMS * 0.95, load.stats
+        holding = await asyncio.to_thread(load.stats)
+        assert holding.open_streams >= CONNECTIONS * STREAMS * 0.95, holding
         assert server.alive, server.log_tail()
-    finally:
         stats = await asyncio.to_thread(load.stop)
+    finally:
+        load.kill()
     assert not stats.failures, f"{len(stats.failures)} failed streams, e.g. {stats.failures[:3]}"
-    assert stats.calls_answered >= CONNECTIONS * (STREAMS - load.polls), stats  # every held call, once
+    assert stats.calls_answered >= CONNECTIONS * STREAMS // 2, stats  # every held call, at least once
     await asyncio.sleep(5)  # the server notices the closed connections and frees their streams
     after = server.status_kib("VmRSS")
     await workflow("after the load")

@@ -9,16 +9,26 @@
   ``hold_s`` later; once answered another is opened.
 
 Every answer is checked (gRPC status 0, and the empty poll response a long poll gets at its deadline);
-anything else is recorded in ``failures``. Used by tests/integration/test_load_held.py and
-benchmarks/load.py. ``start()`` returns once every stream is open; ``stop()`` closes all connections.
+anything else is recorded in ``failures``. ``start()`` returns once every stream is open; ``stop()``
+closes all connections.
+
+``LoadProcess`` runs the same load in a child Python process (``python h2load.py PORT ...``), so that
+its work on the GIL does not slow an SDK client and worker in the measuring process: that is how
+tests/integration/test_load_held.py and benchmarks/load.py use it.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import selectors
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from h2client import GET_SYSTEM_INFO, OK, POLL_WORKFLOW_TASK_QUEUE, H2Client, poll_request
 
@@ -144,3 +154,68 @@ class HeldLoad:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+class LoadProcess:
+    """``HeldLoad`` in a child process; ``stats()`` asks it for its current figures."""
+
+    def __init__(self, port: int, *, connections: int = 200, streams: int = 20, hold_s: float = 3.0,
+                 queue_prefix: str = "held-load") -> None:
+        self.argv = [sys.executable, str(Path(__file__).resolve()), str(port), "--connections", str(connections),
+                     "--streams", str(streams), "--hold", str(hold_s), "--queue-prefix", queue_prefix]
+        self.proc: subprocess.Popen[str] | None = None
+        self.open_s = 0.0
+
+    def start(self) -> "LoadProcess":
+        started = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.stats()  # answers once every stream is open
+        self.open_s = time.monotonic() - started
+        return self
+
+    def stats(self) -> LoadStats:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def stop(self) -> LoadStats:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.close()  # the child closes its connections and prints its last figures
+        stats = self._read()
+        self.proc.wait(timeout=60)
+        return stats
+
+    def _read(self) -> LoadStats:
+        assert self.proc is not None and self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the load process exited with {self.proc.wait(timeout=30)}")
+        return LoadStats(**json.loads(line))
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Hold an HTTP/2 load; 'stats' on stdin prints its figures, "
+                                                 "end of input stops it (and prints them once more).")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--hold", type=float, default=3.0)
+    parser.add_argument("--queue-prefix", default="held-load")
+    args = parser.parse_args()
+    load = HeldLoad(args.port, connections=args.connections, streams=args.streams, hold_s=args.hold,
+                    queue_prefix=args.queue_prefix).start()
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            with load._lock:
+                print(json.dumps(dataclasses.asdict(load.stats)), flush=True)
+    print(json.dumps(dataclasses.asdict(load.stop())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
