@@ -53,11 +53,14 @@ let package = Package(
         ),
         // The system's zlib, for inflating gzip requests (TimekeeperServer/GRPC).
         .systemLibrary(name: "CZlib"),
+        // glibc's malloc_trim, to give back what a load freed (TimekeeperServer/GRPC/GRPCListener).
+        .systemLibrary(name: "CMalloc"),
         // gRPC adapters: proto ⇄ engine calls, engine errors → gRPC status, and the gRPC listener (unary
         // calls served on NIOHTTP2's frames, see GRPC/GRPCConnectionHandler).
         .target(
             name: "TimekeeperServer",
             dependencies: [
+                "CMalloc",
                 "CZlib",
                 "TemporalAPI",
                 "TimekeeperEngine",

@@ -163,6 +163,32 @@ extension GRPCConnectionHandlerTests {
         #expect(try written(channel).allSatisfy { if case .windowUpdate = $0 { true } else { false } })
     }
 
+    /// Regression (found by tests/integration/test_http2_conformance.py): the connection window was topped
+    /// up only for DATA that reached the handler, so uploads refused mid-way (whose remaining DATA NIOHTTP2
+    /// drops) used it up for good and the connection stalled. NIOHTTP2's own count is what counts.
+    @Test func theConnectionWindowIsToppedUpFromNIOHTTP2sCountIncludingDroppedData() throws {
+        let channel = try connection()
+        let full = ConnectionLimits.connectionWindow
+        channel.pipeline.fireUserInboundEventTriggered(
+            NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: full - 1024 * 1024, outboundWindowSize: 65_535))
+        channel.pipeline.fireChannelReadComplete()  // NIOHTTP2 delivers the events during a read
+        #expect(try written(channel).isEmpty, "1 MiB used: not yet worth an update")
+        channel.pipeline.fireUserInboundEventTriggered(
+            NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: full - 5 * 1024 * 1024, outboundWindowSize: 65_535))
+        channel.pipeline.fireChannelReadComplete()
+        let frames = try written(channel)
+        guard frames.count == 1, case .windowUpdate(let increment) = frames[0] else {
+            Issue.record("expected one connection WINDOW_UPDATE, got \(frames)")
+            return
+        }
+        #expect(increment == 5 * 1024 * 1024)
+        // A stream's window event is not the connection's.
+        channel.pipeline.fireUserInboundEventTriggered(
+            NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 0, outboundWindowSize: 65_535))
+        channel.pipeline.fireChannelReadComplete()
+        #expect(try written(channel).isEmpty)
+    }
+
     // MARK: Draining
 
     @Test func aDrainSendsGoawayAnswersWaitingCallsAndCloses() async throws {

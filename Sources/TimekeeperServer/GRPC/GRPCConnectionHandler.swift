@@ -21,7 +21,8 @@ internal import TimekeeperEngine
 /// graceful drains.
 ///
 /// Flow control is ours too (NIOHTTP2 only enforces it): the connection window is raised once to
-/// `ConnectionLimits.connectionWindow` and topped up as requests are read; each stream starts with
+/// `ConnectionLimits.connectionWindow` and topped up from NIOHTTP2's own count of what it has left (which
+/// includes DATA it dropped for streams already reset, frames we never see); each stream starts with
 /// `ConnectionLimits.streamWindow` and is topped up while a large request is still arriving.
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
@@ -70,7 +71,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// The newest stream a request arrived on (the last stream id of a drain's GOAWAY).
     var newestStream = HTTP2StreamID(0)
     var inflaters: [Inflater.Format: Inflater] = [:]
-    var connectionUnacknowledged = 0
     var needsFlush = false
     var windowRaised = false
     var flushScheduled = false
@@ -147,6 +147,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let window = event as? NIOHTTP2WindowUpdatedEvent {
+            if window.streamID == .rootStream, let left = window.inboundWindowSize { topUpConnectionWindow(left, context: context) }
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
         // A stream that closes before we answered was reset or dropped: stop its handler.
         if let closed = event as? StreamClosedEvent { removeCall(closed.streamID)?.task?.cancel() }
         if event is DrainEvent {
@@ -233,11 +238,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                          context: ChannelHandlerContext) {
         guard case .byteBuffer(var bytes) = frame.data else { return }
         let length = bytes.readableBytes + (frame.paddingBytes.map { $0 + 1 } ?? 0)
-        connectionUnacknowledged += length
-        if connectionUnacknowledged >= ConnectionLimits.connectionWindow / 4 {
-            write(.rootStream, .windowUpdate(windowSizeIncrement: connectionUnacknowledged), context: context)
-            connectionUnacknowledged = 0
-        }
         // Frames of a stream answered early (or unknown) are dropped.
         guard let call = calls[stream], !call.complete else { return }
         call.idle = .zero
@@ -447,6 +447,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
               .windowUpdate(windowSizeIncrement: ConnectionLimits.connectionWindow - Self.initialConnectionWindow),
               context: context)
         flushIfNeeded(context: context)
+    }
+
+    /// NIOHTTP2 reports the connection's inbound window after every DATA frame, counted or dropped (RFC
+    /// 9113 §6.9: DATA on a stream already reset still uses the window). Counting only the frames that
+    /// reached us let each refused upload shrink the window for good, until the connection stalled.
+    private func topUpConnectionWindow(_ left: Int, context: ChannelHandlerContext) {
+        let used = ConnectionLimits.connectionWindow - left
+        // While the peer reads nothing our control frames queue inside NIOHTTP2 and `left` would not yet show
+        // a credit we sent: give none then (a client that does not read should stall anyway).
+        guard windowRaised, used >= ConnectionLimits.connectionWindow / 4, context.channel.isWritable else { return }
+        write(.rootStream, .windowUpdate(windowSizeIncrement: used), context: context)
     }
 
     func flushIfNeeded(context: ChannelHandlerContext) {

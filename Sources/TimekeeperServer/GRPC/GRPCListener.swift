@@ -1,3 +1,4 @@
+internal import CMalloc
 internal import Logging
 internal import NIOCore
 internal import NIOHTTP2
@@ -69,6 +70,8 @@ struct GRPCListener: Sendable {
             var open: [ObjectIdentifier: any Channel] = [:]
             var draining = false
             var whenEmpty: [CheckedContinuation<Void, Never>] = []
+            /// The most connections open at once since memory was last given back.
+            var peak = 0
         }
         private let state = Mutex(State())
 
@@ -78,20 +81,32 @@ struct GRPCListener: Sendable {
             let added = state.withLock { state in
                 guard !state.draining, state.open.count < limit else { return false }
                 state.open[key] = channel
+                state.peak = max(state.peak, state.open.count)
                 return true
             }
             guard added else { return false }
             channel.closeFuture.whenComplete { _ in
-                let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                let (waiters, trim) = self.state.withLock { state -> ([CheckedContinuation<Void, Never>], Bool) in
                     state.open.removeValue(forKey: key)
-                    guard state.open.isEmpty else { return [] }
+                    let trim = state.peak >= Self.loadPeak && state.open.count <= state.peak / 2
+                    if trim { state.peak = state.open.count }
+                    guard state.open.isEmpty else { return ([], trim) }
                     defer { state.whenEmpty = [] }
-                    return state.whenEmpty
+                    return (state.whenEmpty, trim)
                 }
+                if trim { Self.giveBackFreedMemory() }
                 for waiter in waiters { waiter.resume() }
             }
             return true
         }
+
+        /// Connections open at once that count as a load; when half of them have gone, freed memory is
+        /// returned to the system. (glibc keeps what a load freed: after 200 connections × 20 streams the
+        /// process stayed at its peak RSS, 65 MiB against 28 before, with nothing leaked.) Test suites open
+        /// a connection or two at a time and never get here.
+        static let loadPeak = 16
+
+        private static func giveBackFreedMemory() { timekeeper_give_back_freed_memory() }
 
         func closeAll() {
             for channel in state.withLock({ Array($0.open.values) }) { channel.close(promise: nil) }
