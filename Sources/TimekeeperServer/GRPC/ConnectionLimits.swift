@@ -11,9 +11,10 @@ struct ConnectionLimits: Sendable {
     /// take the connection past it is answered RESOURCE_EXHAUSTED and reset (flow control alone would not
     /// bound it: we top windows up as frames arrive).
     var bufferedBytes = 64 * 1024 * 1024
-    /// Streams open at once on a connection (SETTINGS_MAX_CONCURRENT_STREAMS); NIOHTTP2 refuses the excess
-    /// with RST_STREAM REFUSED_STREAM, and clients queue. Far above what SDKs open (a worker's pollers plus
-    /// a test's concurrent `result()` calls), far below what would let one connection take much memory.
+    /// Streams open at once on a connection (SETTINGS_MAX_CONCURRENT_STREAMS): clients queue beyond it. Far
+    /// above what SDKs open (a worker's pollers plus a test's concurrent `result()` calls), far below what
+    /// would let one connection take much memory. A client that ignores it gets GOAWAY PROTOCOL_ERROR from
+    /// NIOHTTP2 (a connection error; RFC 9113 would allow REFUSED_STREAM for the one stream).
     var concurrentStreams = 4096
     /// The header block of one request (SETTINGS_MAX_HEADER_LIST_SIZE, enforced by NIOHTTP2's decoder).
     var headerListBytes = HPACKDecoder.defaultMaxHeaderListSize
