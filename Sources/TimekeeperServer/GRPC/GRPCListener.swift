@@ -72,6 +72,7 @@ struct GRPCListener: Sendable {
             var whenEmpty: [CheckedContinuation<Void, Never>] = []
             /// The most connections open at once since memory was last given back.
             var peak = 0
+            var trimScheduled = false
         }
         private let state = Mutex(State())
 
@@ -88,13 +89,15 @@ struct GRPCListener: Sendable {
             channel.closeFuture.whenComplete { _ in
                 let (waiters, trim) = self.state.withLock { state -> ([CheckedContinuation<Void, Never>], Bool) in
                     state.open.removeValue(forKey: key)
-                    let trim = state.peak >= Self.loadPeak && state.open.count <= state.peak / 2
-                    if trim { state.peak = state.open.count }
+                    let trim = !state.trimScheduled && state.peak >= Self.loadPeak && state.open.count <= state.peak / 2
+                    if trim { state.trimScheduled = true }
                     guard state.open.isEmpty else { return ([], trim) }
                     defer { state.whenEmpty = [] }
                     return (state.whenEmpty, trim)
                 }
-                if trim { Self.giveBackFreedMemory() }
+                // A second later: a load's connections close in a burst, and each frees its memory only
+                // once its pipeline is gone.
+                if trim { channel.eventLoop.scheduleTask(in: .seconds(1)) { self.giveBackFreedMemory() } }
                 for waiter in waiters { waiter.resume() }
             }
             return true
@@ -106,7 +109,13 @@ struct GRPCListener: Sendable {
         /// a connection or two at a time and never get here.
         static let loadPeak = 16
 
-        private static func giveBackFreedMemory() { timekeeper_give_back_freed_memory() }
+        private func giveBackFreedMemory() {
+            state.withLock { state in
+                state.trimScheduled = false
+                state.peak = state.open.count
+            }
+            timekeeper_give_back_freed_memory()
+        }
 
         func closeAll() {
             for channel in state.withLock({ Array($0.open.values) }) { channel.close(promise: nil) }
