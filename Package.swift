@@ -139,5 +139,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libFuzzer targets (Fuzz/README.md): scripts/fuzz builds them in .build-fuzz with the fuzzer and
+        // address sanitizers. A plain build compiles them too, as replayers of saved inputs, so they cannot
+        // rot; the code they drive is TimekeeperServer's Fuzzing/, which the regression tests share.
+        .executableTarget(
+            name: "fuzz-http2",
+            dependencies: [
+                "TimekeeperServer", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/FuzzHTTP2",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "fuzz-methods",
+            dependencies: [
+                "TimekeeperServer", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/FuzzMethods",
+            swiftSettings: strictSettings
+        ),
     ]
 )
