@@ -58,6 +58,8 @@ package struct EngineCore: Sendable {
     /// jump) in between. Reported when the client reads the run's close event (`noteResultRead`), naming
     /// the workflow, or when a client locks the clock again, whichever comes first.
     private var unreportedTraps: [String: TimeSkippingTrap] = [:]
+    /// The completion whose commands are being applied (see `completeWorkflowTask`).
+    var applying: CommandApplication?
     private var nextTaskID: Int64 = 1
     private var effects: [Effect] = []
     /// Makes run ids; injectable so that tests get predictable ids.

@@ -67,8 +67,21 @@ extension EngineCore {
         ]
         runs[runID]!.activities[scheduledID] = activity
         take(.activity(runID: runID, scheduledEventID: scheduledID))
-        let key = TaskQueueKey(namespace: ref.namespace, name: activity.taskQueue)
         let task = ActivityTaskRef(runID: runID, scheduledEventID: scheduledID, attempt: activity.attempt)
+        if applying?.runID == runID {
+            applying!.activityOffers.append(task)  // once every command of the completion is applied
+        } else {
+            offerActivityAttempt(task)
+        }
+    }
+
+    /// Hands a scheduled attempt to a waiting poller or queues it; an attempt that is no longer waiting
+    /// (its run closed, or it was cancelled, before it was offered) is dropped.
+    mutating func offerActivityAttempt(_ task: ActivityTaskRef) {
+        guard let run = runs[task.runID], run.isOpen, let activity = run.activities[task.scheduledEventID],
+            activity.attempt == task.attempt, activity.phase == .scheduled
+        else { return }
+        let key = TaskQueueKey(namespace: run.ref.namespace, name: activity.taskQueue)
         if let poller = activityQueues[key, default: TaskQueue()].offer(task) {
             let identity = waitingPollers.removeValue(forKey: poller)?.identity ?? ""
             emit(.deliverActivityTask(poller, startActivityAttempt(task, identity: identity)))

@@ -9,9 +9,22 @@ extension EngineCore {
             .contains(type)
     }
 
+    /// Timer and activity ids in use as a completion's commands are checked in order: a second open
+    /// timer or activity with one id is refused, as Temporal's test server refuses it ("Already open timer
+    /// with …"); otherwise the first's entries would outlive it, never fire as itself, and survive the run.
+    struct OpenIDs {
+        var timers: Set<String>
+        var activities: Set<String>
+
+        init(_ run: WorkflowRun) {
+            timers = Set(run.timers.keys)
+            activities = Set(run.activities.values.map(\.activityID))
+        }
+    }
+
     /// Checks one command of a workflow task completion before anything is applied, so that a bad
-    /// command leaves the run untouched.
-    func validate(_ command: Command, at index: Int, run: WorkflowRun) throws(EngineError) {
+    /// command leaves the run untouched. `openIDs` carries the ids the commands before it use.
+    func validate(_ command: Command, at index: Int, run: WorkflowRun, openIDs: inout OpenIDs) throws(EngineError) {
         let field = "commands[\(index)]"
         func missing(_ attributes: String) -> EngineError {
             .invalidArgument("\(field) is \(command.commandType) but has no \(attributes)")
@@ -23,22 +36,41 @@ extension EngineCore {
             (.recordMarker, .recordMarkerCommandAttributes?),
             (.upsertWorkflowSearchAttributes, .upsertWorkflowSearchAttributesCommandAttributes?),
             (.modifyWorkflowProperties, .modifyWorkflowPropertiesCommandAttributes?),
-            (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?),
-            (.cancelTimer, .cancelTimerCommandAttributes?):
+            (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?):
             return
+        case (.cancelTimer, .cancelTimerCommandAttributes(let attributes)?):
+            openIDs.timers.remove(attributes.timerID)
         case (.startTimer, .startTimerCommandAttributes(let attributes)?):
             guard !attributes.timerID.isEmpty else { throw .invalidArgument("\(field).start_timer_command_attributes.timer_id is not set") }
             guard Duration(protobuf: attributes.startToFireTimeout) > .zero else {
                 throw .invalidArgument("\(field).start_timer_command_attributes.start_to_fire_timeout must be positive")
+            }
+            guard openIDs.timers.insert(attributes.timerID).inserted else {
+                throw EngineError(
+                    .failedPrecondition,
+                    "\(field).start_timer_command_attributes.timer_id \(attributes.timerID) is the id of a timer that is already open")
             }
         case (.scheduleActivityTask, .scheduleActivityTaskCommandAttributes(let attributes)?):
             let path = "\(field).schedule_activity_task_command_attributes"
             guard !attributes.activityID.isEmpty else { throw .invalidArgument("\(path).activity_id is not set") }
             guard !attributes.activityType.name.isEmpty else { throw .invalidArgument("\(path).activity_type.name is not set") }
             _ = try ActivityTimeouts(attributes, runTimeout: run.timeouts.run, field: path)
+            guard openIDs.activities.insert(attributes.activityID).inserted else {
+                throw EngineError(
+                    .failedPrecondition, "\(path).activity_id \(attributes.activityID) is the id of an activity that is already open")
+            }
         case (.continueAsNewWorkflowExecution, .continueAsNewWorkflowExecutionCommandAttributes(let attributes)?):
+            let path = "\(field).continue_as_new_workflow_execution_command_attributes"
             guard !attributes.workflowType.name.isEmpty || !run.workflowType.isEmpty else {
-                throw .invalidArgument("\(field).continue_as_new_workflow_execution_command_attributes.workflow_type is not set")
+                throw .invalidArgument("\(path).workflow_type is not set")
+            }
+            // A negative backoff would move the new run's timeout before its run timeout.
+            for (name, duration) in [
+                ("backoff_start_interval", attributes.backoffStartInterval),
+                ("workflow_run_timeout", attributes.workflowRunTimeout),
+                ("workflow_task_timeout", attributes.workflowTaskTimeout),
+            ] where Duration(protobuf: duration) < .zero {
+                throw .invalidArgument("\(path).\(name) must not be negative")
             }
         case (.unspecified, _):
             throw .invalidArgument("\(field).command_type is not set")
@@ -110,7 +142,7 @@ extension EngineCore {
                 }
             }
         default:
-            preconditionFailure("validate(_:at:run:) admits only the commands handled here")
+            preconditionFailure("validate(_:at:run:openIDs:) admits only the commands handled here")
         }
     }
 }

@@ -80,6 +80,8 @@ extension EngineCore {
     mutating func workflowNeedsTask(_ runID: String) {
         guard let run = runs[runID], run.isOpen else { return }
         switch run.workflowTask {
+        case .none where applying?.runID == runID:
+            runs[runID]!.hasUnhandledEvents = true  // scheduled once the completion's commands are applied
         case .none: scheduleWorkflowTask(runID, attempt: 1)
         case .scheduled: break  // the task not yet handed out will carry it
         case .started: runs[runID]!.hasUnhandledEvents = true

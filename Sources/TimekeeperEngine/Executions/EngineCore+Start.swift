@@ -91,6 +91,8 @@ extension EngineCore {
             ("workflow_execution_timeout", request.workflowExecutionTimeout),
             ("workflow_run_timeout", request.workflowRunTimeout),
             ("workflow_task_timeout", request.workflowTaskTimeout),
+            // A negative delay would move the run's timeout before its run timeout.
+            ("workflow_start_delay", request.workflowStartDelay),
         ] where duration.seconds < 0 || duration.nanos < 0 {
             throw .invalidArgument("\(field) must not be negative")
         }
@@ -176,7 +178,7 @@ extension EngineCore {
         runs[runID]!.runTimeoutEntry = timetable.add(
             at: startTime + backoff + timeouts.run, .workflowRunTimeout, owner: ref)
         if backoff > .zero {
-            timetable.add(at: startTime + backoff, .workflowBackoff, owner: ref)
+            runs[runID]!.backoffEntry = timetable.add(at: startTime + backoff, .workflowBackoff, owner: ref)
         } else {
             scheduleWorkflowTask(runID, attempt: 1)
         }

@@ -12,6 +12,10 @@ extension EngineCore {
     /// Schedules the run's next workflow task (if it has none) and hands it to a waiting poller if any.
     mutating func scheduleWorkflowTask(_ runID: String, attempt: Int32) {
         guard let run = runs[runID], run.isOpen, run.workflowTask == .none else { return }
+        if let entry = run.backoffEntry {
+            timetable.cancel(entry)
+            runs[runID]!.backoffEntry = nil
+        }
         let (taskQueue, taskTimeout, sticky) = (run.taskQueue, run.timeouts.workflowTask, run.stickyQueue)
         let scheduledID = appendEvent(runID, .workflowTaskScheduled) { event in
             event.workflowTaskScheduledEventAttributes = .with {
@@ -67,7 +71,14 @@ extension EngineCore {
         refresh(wallNow)
         defer { settle(wallNow) }
         guard !stickyQueue.isEmpty else { return }
+        // In the order their tasks were scheduled, not the dictionary's (which differs from process to
+        // process): the tasks that waited longest reach the normal queue first, the same way every time.
+        func waitingSince(_ run: WorkflowRun) -> Instant {
+            if case .scheduled(_, _, let scheduledAt) = run.workflowTask { return scheduledAt }
+            return Instant(nanosecondsSinceEpoch: .max)
+        }
         let affected = runs.values.filter { $0.ref.namespace == namespace && $0.stickyQueue == stickyQueue }
+            .sorted { (waitingSince($0), $0.ref.runID) < (waitingSince($1), $1.ref.runID) }
         for run in affected { clearStickiness(run.ref.runID) }
     }
 
@@ -196,8 +207,9 @@ extension EngineCore {
         defer { settle(wallNow) }
         let task = try startedWorkflowTask(request.taskToken)
         let runID = task.run.ref.runID
+        var openIDs = OpenIDs(task.run)
         for (index, command) in request.commands.enumerated() {
-            try validate(command, at: index, run: task.run)
+            try validate(command, at: index, run: task.run, openIDs: &openIDs)
         }
         // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
         // UNHANDLED_COMMAND), so that it gets to see them.
@@ -241,13 +253,27 @@ extension EngineCore {
         release(.workflowTask(runID: runID))
 
         answerQueries(runID, results: request.queryResults)
+        applying = CommandApplication(runID: runID)
         for command in request.commands where runs[runID]!.isOpen {
             apply(command, runID: runID, completedEventID: completedID, identity: request.identity)
         }
+        let offers = applying?.activityOffers ?? []
+        applying = nil
         if runs[runID]!.isOpen && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask) {
             scheduleWorkflowTask(runID, attempt: 1)
         }
+        for task in offers { offerActivityAttempt(task) }
         redirectBufferedQueries(runID)
+    }
+
+    /// What applying one completion's commands defers until all are applied, so that no worker sees
+    /// their effects half done: a workflow task the commands' events call for (an activity cancelled before
+    /// it started) is scheduled after the last command's events, not among them; and activity attempts
+    /// go to their queues only then, so that a run the same commands close hands no worker an activity
+    /// (Temporal's matching drops such tasks too).
+    struct CommandApplication {
+        var runID: String
+        var activityOffers: [ActivityTaskRef] = []
     }
 
     package mutating func failWorkflowTask(_ request: FailWorkflowTaskRequest, wallNow: Instant) throws(EngineError) {
@@ -328,8 +354,10 @@ extension EngineCore {
         // cancels it: a stale 10-year entry would otherwise be a pointless jump target.
         if let entry = run.runTimeoutEntry { timetable.cancel(entry) }
         if let entry = run.stickyTimeoutEntry { timetable.cancel(entry) }
+        if let entry = run.backoffEntry { timetable.cancel(entry) }
         runs[runID]!.runTimeoutEntry = nil
         runs[runID]!.stickyTimeoutEntry = nil
+        runs[runID]!.backoffEntry = nil
         for timer in run.timers.values { timetable.cancel(timer.entry) }
         runs[runID]!.timers = [:]
         for activity in run.activities.values {

@@ -53,6 +53,9 @@ package struct WorkflowRun: Sendable {
     /// Set when events arrive while a workflow task runs, so that another is scheduled after it.
     package var hasUnhandledEvents = false
     package var runTimeoutEntry: EntryID?
+    /// The first workflow task's backoff (a retry's or a start delay) until the task is scheduled, when it
+    /// fires or earlier (a signal): left behind, it would schedule a needless task or outlive the run.
+    package var backoffEntry: EntryID?
     /// The worker-specific queue of the worker that has this run cached (from the last completion's
     /// `sticky_attributes`), and how long a task may wait there before it goes to the normal queue.
     package var stickyQueue: String?
