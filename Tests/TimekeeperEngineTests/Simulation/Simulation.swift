@@ -1,0 +1,94 @@
+@testable import TimekeeperEngine
+
+/// One seed's simulation: its steps, generated one at a time from the seed and the world, performed on
+/// an `EngineCore`, and every invariant checked after each; then a drain that polls every queue with
+/// work and checks that nothing queued was lost. It stops at the first step that breaks a rule.
+struct Simulation {
+    let seed: UInt64
+    let configuration: (skipsTime: Bool, startsLocked: Bool)
+    /// Each step performed, with the error that refused it if one did (described only when asked for).
+    private var performed: [(step: SimulationStep, error: EngineError?)] = []
+
+    var stepCount: Int { performed.count }
+
+    /// Each step performed, with what came of it.
+    var transcript: [String] {
+        performed.map { "\($0.step) → \($0.error.map { "refused: \($0)" } ?? "ok")" }
+    }
+    /// The step (1-based) that broke a rule, and what it broke.
+    private(set) var failure: (step: Int, violations: [Violation])?
+
+    /// Runs `seed`; `stepCount` overrides the seed's own choice of 100-300 random steps.
+    init(seed: UInt64, stepCount: Int? = nil) {
+        self.seed = seed
+        var generator = StepGenerator(seed: seed)
+        configuration = generator.configuration()
+        let count = stepCount ?? generator.stepCount()
+        var world = SimulationWorld(skipsTime: configuration.skipsTime, startsLocked: configuration.startsLocked)
+        var checker = InvariantChecker(world)
+        for _ in 0..<count {
+            guard perform(generator.next(world), in: &world, checker: &checker) else { return }
+        }
+        // The drain: poll each queue where a task waits until none does (bounded, in case one is lost).
+        for _ in 0..<100 {
+            guard let step = Self.drainStep(world, poller: PollerID(rawValue: 1_000_000 + UInt64(performed.count))) else { break }
+            guard perform(step, in: &world, checker: &checker) else { return }
+        }
+        let lost = checker.checkDrained(world)
+        if !lost.isEmpty { failure = (performed.count, lost) }
+    }
+
+    private mutating func perform(_ step: SimulationStep, in world: inout SimulationWorld, checker: inout InvariantChecker) -> Bool {
+        let before = world.settled && step.mayThrow ? checker.snapshot(world.core) : nil
+        let report = world.perform(step)
+        performed.append((step, report.error))
+        let violations = checker.check(world, after: step, report, before: before)
+        if violations.isEmpty { return true }
+        failure = (performed.count, violations)
+        return false
+    }
+
+    /// A poll of a queue where a task waits, or nil when no task waits anywhere.
+    private static func drainStep(_ world: SimulationWorld, poller: PollerID) -> SimulationStep? {
+        var workflowQueues: [TaskQueueKey] = []
+        var activityQueues: [TaskQueueKey] = []
+        for run in world.core.currentRuns.values.compactMap({ world.core.runs[$0] }) where run.isOpen {
+            if case .scheduled = run.workflowTask {
+                workflowQueues.append(TaskQueueKey(namespace: run.ref.namespace, name: run.stickyQueue ?? run.taskQueue))
+            }
+            for activity in run.activities.values where activity.phase == .scheduled {
+                activityQueues.append(TaskQueueKey(namespace: run.ref.namespace, name: activity.taskQueue))
+            }
+        }
+        for query in world.core.queries.values where query.route == .legacyQueued {
+            let run = world.core.runs[query.runID]!
+            workflowQueues.append(TaskQueueKey(namespace: run.ref.namespace, name: run.taskQueue))
+        }
+        let order = { (a: TaskQueueKey, b: TaskQueueKey) in (a.namespace, a.name) < (b.namespace, b.name) }
+        if let queue = workflowQueues.sorted(by: order).first {
+            return .pollWorkflowTask(namespace: queue.namespace, queue: queue.name, poller: poller, keepsWaiting: false)
+        }
+        if let queue = activityQueues.sorted(by: order).first {
+            return .pollActivityTask(namespace: queue.namespace, queue: queue.name, poller: poller, keepsWaiting: false)
+        }
+        return nil
+    }
+
+    /// The failure report: seed, step, what broke, how to replay, and the numbered step list.
+    var report: String {
+        let transcript = transcript
+        var lines: [String] = []
+        if let failure {
+            lines.append("Simulation seed \(seed) broke an invariant at step \(failure.step) of \(transcript.count):")
+            lines += failure.violations.map { "  \($0)" }
+        } else {
+            lines.append("Simulation seed \(seed) kept every invariant in \(transcript.count) steps.")
+        }
+        lines.append("Replay: TIMEKEEPER_SIM_SEED=\(seed) swift test --skip-build --filter randomInterleavingsKeepEveryInvariant")
+        lines.append("Steps (skipsTime: \(configuration.skipsTime), startsLocked: \(configuration.startsLocked)):")
+        for (index, line) in transcript.enumerated() {
+            lines.append("\(String(repeating: " ", count: max(0, 4 - String(index + 1).count)))\(index + 1). \(line)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
