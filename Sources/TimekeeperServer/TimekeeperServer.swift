@@ -34,18 +34,7 @@ package enum TimekeeperServer {
         // TIMEKEEPER_THREADS asks for more (see main.swift).
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
-        let router = UnaryRouter([
-            WorkflowServiceHandlers(engine: engine),
-            TestServiceHandlers(engine: engine),
-            InspectionHandlers(engine: engine),
-            HealthService(serviceNames: [
-                Temporal_Api_Workflowservice_V1_WorkflowService.descriptor.fullyQualifiedService,
-                Temporal_Api_Operatorservice_V1_OperatorService.descriptor.fullyQualifiedService,
-                Temporal_Api_Testservice_V1_TestService.descriptor.fullyQualifiedService,
-                Timekeeper_Inspection_V1_InspectionService.descriptor.fullyQualifiedService,
-                Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
-            ]),
-        ])
+        let router = UnaryRouter.allServices(engine: engine)
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
@@ -96,4 +85,23 @@ package struct TimekeeperService: Service {
     }
 
     package func run() async throws { try await TimekeeperServer.run(options, logger: logger) }
+}
+
+extension UnaryRouter {
+    /// Every service the server serves over one engine (the server and the fuzz targets both build theirs
+    /// here, so the two cannot drift apart).
+    static func allServices(engine: Engine) -> UnaryRouter {
+        UnaryRouter([
+            WorkflowServiceHandlers(engine: engine),
+            TestServiceHandlers(engine: engine),
+            InspectionHandlers(engine: engine),
+            HealthService(serviceNames: [
+                Temporal_Api_Workflowservice_V1_WorkflowService.descriptor.fullyQualifiedService,
+                Temporal_Api_Operatorservice_V1_OperatorService.descriptor.fullyQualifiedService,
+                Temporal_Api_Testservice_V1_TestService.descriptor.fullyQualifiedService,
+                Timekeeper_Inspection_V1_InspectionService.descriptor.fullyQualifiedService,
+                Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
+            ]),
+        ])
+    }
 }

@@ -67,25 +67,6 @@ final class FuzzServer {
     }
 }
 
-extension UnaryRouter {
-    /// Every service the server serves, as `TimekeeperServer.run` assembles them (it could build its router
-    /// here, so that the two lists cannot drift apart).
-    static func allServices(engine: Engine) -> UnaryRouter {
-        UnaryRouter([
-            WorkflowServiceHandlers(engine: engine),
-            TestServiceHandlers(engine: engine),
-            InspectionHandlers(engine: engine),
-            HealthService(serviceNames: [
-                Temporal_Api_Workflowservice_V1_WorkflowService.descriptor.fullyQualifiedService,
-                Temporal_Api_Operatorservice_V1_OperatorService.descriptor.fullyQualifiedService,
-                Temporal_Api_Testservice_V1_TestService.descriptor.fullyQualifiedService,
-                Timekeeper_Inspection_V1_InspectionService.descriptor.fullyQualifiedService,
-                Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
-            ]),
-        ])
-    }
-}
-
 /// Formats every log message (the level is trace) and keeps none of them.
 private struct DiscardingLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]

@@ -39,11 +39,9 @@ package enum Fuzzing {
     private static func serve(_ input: [UInt8], on channel: any Channel, server: FuzzServer, loop: some ManuallyRunLoop) {
         let pipeline = channel.pipeline.syncOperations
         do {
-            // As GRPCListener's child channel initializer builds a connection's pipeline.
-            try pipeline.addHandlers(
-                DiscardOutbound(),
-                NIOHTTP2Handler(mode: .server, initialSettings: ConnectionLimits.standard.settings),
-                GRPCConnectionHandler(router: server.router, logger: FuzzServer.logger))
+            // A connection's pipeline as the listener builds it, behind a sink for what the server writes.
+            try pipeline.addHandler(DiscardOutbound())
+            try GRPCListener.addConnectionHandlers(to: pipeline, router: server.router, logger: FuzzServer.logger)
             channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 7233), promise: nil)
         } catch {
             preconditionFailure("could not set up the connection: \(error)")

@@ -35,14 +35,22 @@ struct GRPCListener: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        NIOHTTP2Handler(mode: .server, initialSettings: limits.settings),
-                        GRPCConnectionHandler(router: router, logger: logger, limits: limits))
+                    try addConnectionHandlers(to: channel.pipeline.syncOperations, router: router, logger: logger,
+                                              limits: limits)
                 }
             }
             .bind(host: host, port: port)
             .get()
         return GRPCListener(channel: channel, connections: connections)
+    }
+
+    /// A client connection's pipeline: NIOHTTP2's frame handler, then ours (the fuzz targets build theirs
+    /// here too).
+    static func addConnectionHandlers(to pipeline: ChannelPipeline.SynchronousOperations, router: UnaryRouter,
+                                      logger: Logger, limits: ConnectionLimits = .standard) throws {
+        try pipeline.addHandlers(
+            NIOHTTP2Handler(mode: .server, initialSettings: limits.settings),
+            GRPCConnectionHandler(router: router, logger: logger, limits: limits))
     }
 
     /// Serves until the listening socket closes (after `drain()`, once every connection has closed too),
