@@ -19,19 +19,19 @@ runs a Worker with fixed settings (``WORKER_SETTINGS``) and measures:
 
 One table is printed at the end (rows = metrics, columns = targets, plus a
 "timekeeper / java" ratio column) and written, with machine facts, to
-``benchmarks/results/e2e-<YYYY-MM-DD>.md``.  A scenario that fails for a
+``Benchmarks/Servers/results/e2e-<YYYY-MM-DD>.md``.  A scenario that fails for a
 target leaves "error: ..." in its cells and the run goes on.
 
 Usage::
 
-    .venv/bin/python benchmarks/e2e.py                      # full run, all targets
-    .venv/bin/python benchmarks/e2e.py --quick              # ~10x smaller smoke run
-    .venv/bin/python benchmarks/e2e.py --only java-test-server --sleepers 2000
+    .venv/bin/python Benchmarks/Servers/e2e.py              # full run, all targets
+    .venv/bin/python Benchmarks/Servers/e2e.py --quick      # ~10x smaller smoke run
+    .venv/bin/python Benchmarks/Servers/e2e.py --only java-test-server --sleepers 2000
 
 Timekeeper is ``$TIMEKEEPER_BIN``, else ``<repo>/.build/release/timekeeper``
 if it exists, else ``<repo>/.build/debug/timekeeper`` (debug figures are not
-meaningful).  Server logs go to ``benchmarks/.work/e2e-logs/`` (git-ignored).
-See benchmarks/README.md.
+meaningful).  Server logs go to ``Benchmarks/Servers/.work/e2e-logs/`` (git-ignored).
+See Benchmarks/Servers/README.md.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-for _p in (str(BENCH_DIR), str(REPO_ROOT / "tests" / "support")):
+REPO_ROOT = BENCH_DIR.parent.parent  # Benchmarks/Servers -> the repository
+for _p in (str(BENCH_DIR), str(REPO_ROOT / "Tests" / "Integration" / "support")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -928,7 +928,7 @@ def begin_run(log_subdir: str, detail: str = "") -> tuple[str, Path]:
 
 
 def results_path(out: str | None, stem: str, quick: bool) -> Path:
-    """`--out`, else benchmarks/results/<stem>-<date>[-quick].md; its folder exists afterwards."""
+    """`--out`, else Benchmarks/Servers/results/<stem>-<date>[-quick].md; its folder exists afterwards."""
     path = Path(out) if out else (
         BENCH_DIR / "results" / f"{stem}-{time.strftime('%Y-%m-%d')}{'-quick' if quick else ''}.md")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1044,7 +1044,7 @@ async def amain(args: argparse.Namespace) -> int:
           "Lower is better for every row except *workflows/s*; *(info)* rows have no ratio.",
           "Ratios > 1 mean timekeeper is slower / bigger (or, for workflows/s, faster).", "",
           "## Machine and settings", ""]
-    md += md_report_tail(fact_list, res.errors, res.notes, "benchmarks/e2e.py")
+    md += md_report_tail(fact_list, res.errors, res.notes, "Benchmarks/Servers/e2e.py")
     out.write_text("\n".join(md))
     print(f"\nwrote {out}")
     return 1 if res.errors else 0
@@ -1063,7 +1063,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="per-scenario timeout, s (default 900)")
     ap.add_argument("--unsandboxed", action="store_true",
                     help="use UnsandboxedWorkflowRunner (less Python CPU; default is the SDK's sandbox)")
-    ap.add_argument("--out", help="Markdown output path (default benchmarks/results/e2e-<date>[-quick].md)")
+    ap.add_argument("--out", help="Markdown output path (default Benchmarks/Servers/results/e2e-<date>[-quick].md)")
     ap.add_argument("--rounds", type=int, default=3, metavar="N",
                     help="rounds of the short scenarios, targets alternating; cells are medians (default 3)")
     args = ap.parse_args()

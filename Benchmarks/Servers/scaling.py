@@ -23,20 +23,20 @@ One table is printed (rows = open workflows; per target CPU ms/wf, burst wall,
 start rate, RSS; plus timekeeper / java ratios for CPU/wf and RSS), then how
 each target's CPU/wf grows from the smallest to the largest size (the rule is
 printed with it), then a details table.  All of it, with machine facts, goes
-to ``benchmarks/results/scaling-<YYYY-MM-DD>.md``.  A step that fails for a
+to ``Benchmarks/Servers/results/scaling-<YYYY-MM-DD>.md``.  A step that fails for a
 target leaves "error: ..." in its cells and the run goes on (after a failed
 open phase or a server crash, that target's larger sizes are not run).  Every
 server is SIGKILLed and reaped at the end, also on errors and Ctrl-C.
 
 Usage::
 
-    .venv/bin/python benchmarks/scaling.py                    # 1k, 10k, 100k; both targets
-    .venv/bin/python benchmarks/scaling.py --quick            # 1k, 5k; burst 50
-    .venv/bin/python benchmarks/scaling.py --sizes 500,2000 --burst 50 --only timekeeper
+    .venv/bin/python Benchmarks/Servers/scaling.py            # 1k, 10k, 100k; both targets
+    .venv/bin/python Benchmarks/Servers/scaling.py --quick    # 1k, 5k; burst 50
+    .venv/bin/python Benchmarks/Servers/scaling.py --sizes 500,2000 --burst 50 --only timekeeper
 
 Binaries and targets are e2e.py's (``$TIMEKEEPER_BIN``, else
 ``.build/release/timekeeper``; ``.build-test/java-test-server``).  Server logs
-go to ``benchmarks/.work/scaling-logs/`` (git-ignored).  See benchmarks/README.md.
+go to ``Benchmarks/Servers/.work/scaling-logs/`` (git-ignored).  See Benchmarks/Servers/README.md.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-# e2e.py puts tests/support on sys.path, and holds the targets, the server runner,
+# e2e.py puts Tests/Integration/support on sys.path, and holds the targets, the server runner,
 # the /proc helpers, the burst scenario and the report helpers shared here.
 from e2e import (  # noqa: E402
     CLK_TCK,
@@ -536,7 +536,7 @@ async def amain(args: argparse.Namespace) -> int:
     md += ["", "## Details", "", md_table(dheader, drows), "",
            DETAILS_LEGEND, "",
            "## Machine and settings", ""]
-    md += md_report_tail(fact_list, res.errors, res.notes, "benchmarks/scaling.py")
+    md += md_report_tail(fact_list, res.errors, res.notes, "Benchmarks/Servers/scaling.py")
     out.write_text("\n".join(md))
     print(f"\nwrote {out}")
     return 1 if res.errors else 0
@@ -557,7 +557,7 @@ def main() -> None:
     ap.add_argument("--only", action="append", metavar="NAME", help="run only this target (repeatable)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per-phase timeout, s (default 1800)")
     ap.add_argument("--unsandboxed", action="store_true", help="burst worker uses UnsandboxedWorkflowRunner")
-    ap.add_argument("--out", help="Markdown output path (default benchmarks/results/scaling-<date>[-quick].md)")
+    ap.add_argument("--out", help="Markdown output path (default Benchmarks/Servers/results/scaling-<date>[-quick].md)")
     args = ap.parse_args()
     code = 2
     try:

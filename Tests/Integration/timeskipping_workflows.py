@@ -1,4 +1,4 @@
-"""Workflows and activities for the time-skipping tests (tests/integration/test_time_skipping.py).
+"""Workflows and activities for the time-skipping tests (Tests/Integration/test_time_skipping.py).
 
 Kept in their own module, importing only the standard library and temporalio, so that the workflow
 sandbox can re-import them.

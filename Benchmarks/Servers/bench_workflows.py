@@ -1,4 +1,4 @@
-"""Workflows and activities driven by ``benchmarks/e2e.py``.
+"""Workflows and activities driven by ``Benchmarks/Servers/e2e.py``.
 
 Standard library and ``temporalio`` imports only, so the module loads cleanly
 inside the Python SDK's workflow sandbox.

@@ -1,12 +1,12 @@
 """Load held: 200 connections x 20 concurrent streams against the real binary, with the SDK still working.
 
-tests/support/h2load.py keeps 4,000 streams in flight -- long polls the server holds, GetSystemInfo calls
+Tests/Integration/support/h2load.py keeps 4,000 streams in flight -- long polls the server holds, GetSystemInfo calls
 the client holds for a few seconds before ending them -- from a child process (so that its work does not
 compete with the SDK for this process's GIL), while the real Python SDK (Client + Worker) runs a workflow
 on the same server. The server's RSS (VmRSS) is read before, during and after; once the load's connections
 are gone it must come back near the baseline, and a second round of the same load must not keep more than
 the first. A correctness test, not a timing test: the only times are generous timeouts. Timekeeper only
-(issue 10); benchmarks/load.py compares with the Java server.
+(issue 10); Benchmarks/Servers/load.py compares with the Java server.
 """
 
 from __future__ import annotations

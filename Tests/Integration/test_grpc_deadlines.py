@@ -1,7 +1,7 @@
 """Deadlines against the real timekeeper binary: the grpc-timeout header, client deadlines and cancellation.
 
 grpcio's own client (a second gRPC implementation, raw method calls) checks what a deadline does to a
-Sleep, an UnlockTimeSkippingWithSleep and a long poll; h2 (tests/support/h2client.py) checks the header's
+Sleep, an UnlockTimeSkippingWithSleep and a long poll; h2 (Tests/Integration/support/h2client.py) checks the header's
 parsing and the server's own request read timeout, which no well-behaved client exercises. Each test starts
 its own server and checks at the end that it is still serving. Timekeeper only (issue 10).
 """

@@ -1,6 +1,6 @@
 """Memory per workflow stays bounded (timekeeper only).
 
-benchmarks/e2e.py found the server growing by 34 KiB per trivial workflow: grpc-swift-nio-transport
+Benchmarks/Servers/e2e.py found the server growing by 34 KiB per trivial workflow: grpc-swift-nio-transport
 2.9.2 never ended the zlib inflate state of a gzip-compressed request (~7 KiB each), and the Python SDK
 gzips every request. Timekeeper now inflates requests itself (TimekeeperServer/GRPC); what is
 left per finished workflow is the engine's own record of it, ~10 KiB. This test drives 1,000 workflows

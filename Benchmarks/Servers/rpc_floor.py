@@ -3,7 +3,7 @@
 `GetSystemInfo` answers a constant on both servers, so its cost is the gRPC/HTTP/2 path itself. Each
 target is started fresh, warmed up, then called N times sequentially from one grpcio channel, with and
 without gzip-compressed requests (the Python SDK gzips by default); server CPU comes from
-/proc/PID/stat. Usage: .venv/bin/python benchmarks/rpc_floor.py [-n 5000]
+/proc/PID/stat. Usage: .venv/bin/python Benchmarks/Servers/rpc_floor.py [-n 5000]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 import grpc
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "support"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Integration", "support"))
 sys.path.insert(0, os.path.dirname(__file__))
 
 from e2e import make_targets  # noqa: E402  (the same targets, one line each)

@@ -6,7 +6,7 @@ started fresh on a free 127.0.0.1 port; a Python SDK client and worker connect; 
 
 1. **idle**: after a few warm-up workflows, the latency of N sequential trivial workflows
    (``execute_workflow``), and the server's RSS (VmRSS) -- the *before* figure;
-2. **load**: ``tests/support/h2load.LoadProcess`` (a child Python process, so that it does not compete
+2. **load**: ``Tests/Integration/support/h2load.LoadProcess`` (a child Python process, so that it does not compete
    with the SDK worker for this process's GIL) opens C connections (``--connections``, default 200) with S
    concurrent streams each (``--streams``, default 20): half long polls on task queues nobody feeds (the
    server holds them), half GetSystemInfo calls the client holds open for 3 s before ending them, each
@@ -16,17 +16,17 @@ started fresh on a free 127.0.0.1 port; a Python SDK client and worker connect; 
 3. **after**: the load's connections are closed; after ``--settle`` seconds (default 5) the RSS again.
 
 One table is printed (rows = figures, columns = targets, plus timekeeper / java) and written with the
-machine facts to ``benchmarks/results/load-<YYYY-MM-DD>.md``. A target that fails leaves "error: ..." in its
+machine facts to ``Benchmarks/Servers/results/load-<YYYY-MM-DD>.md``. A target that fails leaves "error: ..." in its
 cells and the run goes on; every server is SIGKILLed when its target is done.
 
 Usage::
 
-    .venv/bin/python benchmarks/load.py                              # 200 x 20, both targets
-    .venv/bin/python benchmarks/load.py --quick                      # 50 x 10, a smoke run
-    .venv/bin/python benchmarks/load.py --connections 500 --streams 40 --only timekeeper
+    .venv/bin/python Benchmarks/Servers/load.py                      # 200 x 20, both targets
+    .venv/bin/python Benchmarks/Servers/load.py --quick              # 50 x 10, a smoke run
+    .venv/bin/python Benchmarks/Servers/load.py --connections 500 --streams 40 --only timekeeper
 
 Binaries are e2e.py's (``$TIMEKEEPER_BIN``, else ``.build/release/timekeeper``, else the debug build).
-Server logs go to ``benchmarks/.work/load-logs/``. See benchmarks/README.md.
+Server logs go to ``Benchmarks/Servers/.work/load-logs/``. See Benchmarks/Servers/README.md.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-# e2e.py puts tests/support on sys.path and holds the targets, the server runner, the worker and the reports.
+# e2e.py puts Tests/Integration/support on sys.path and holds the targets, the server runner, the worker and the reports.
 from e2e import (  # noqa: E402
     RATIO,
     Cell,
@@ -203,7 +203,7 @@ async def amain(args: argparse.Namespace) -> int:
 
     out = results_path(args.out, "load", st.quick)
     md = [f"# {title}", "", md_table(header, rows), "", "## Machine and settings", ""]
-    md += md_report_tail(fact_list, res.errors, res.notes, "benchmarks/load.py")
+    md += md_report_tail(fact_list, res.errors, res.notes, "Benchmarks/Servers/load.py")
     out.write_text("\n".join(md))
     print(f"\nwrote {out}")
     return 1 if res.errors else 0
@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--only", action="append", metavar="NAME", help="run only this target (repeatable)")
     ap.add_argument("--timeout", type=float, default=600.0, help="per-target timeout, s (default 600)")
     ap.add_argument("--unsandboxed", action="store_true", help="the worker uses UnsandboxedWorkflowRunner")
-    ap.add_argument("--out", help="Markdown output path (default benchmarks/results/load-<date>[-quick].md)")
+    ap.add_argument("--out", help="Markdown output path (default Benchmarks/Servers/results/load-<date>[-quick].md)")
     args = ap.parse_args()
     code = 2
     try:

@@ -16,15 +16,15 @@ own overhead stays small:
 
 Usage::
 
-    .venv/bin/python benchmarks/startup.py                 # all targets, 20 trials
-    .venv/bin/python benchmarks/startup.py -n 50 --only java-test-server
+    .venv/bin/python Benchmarks/Servers/startup.py         # all targets, 20 trials
+    .venv/bin/python Benchmarks/Servers/startup.py -n 50 --only java-test-server
 
 The Java server is launched through ``.build-test/java-test-server`` (built on
-demand by tests/support/build_support.py), which keeps it on loopback.
+demand by Tests/Integration/support/build_support.py), which keeps it on loopback.
 Timekeeper is ``$TIMEKEEPER_BIN`` or ``<repo>/.build/debug/timekeeper`` (use a
 release build for meaningful numbers); it is skipped if it doesn't exist.
 
-Needs ``grpcio`` (in tests/requirements.txt).
+Needs ``grpcio`` (in Tests/Integration/requirements.txt).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
+REPO_ROOT = Path(__file__).resolve().parents[2]  # Benchmarks/Servers -> the repository
+sys.path.insert(0, str(REPO_ROOT / "Tests" / "Integration" / "support"))
 
 from build_support import ensure_java_test_server_wrapper  # noqa: E402
 from netutil import LOOPBACK, free_loopback_port  # noqa: E402
@@ -49,7 +49,7 @@ from netutil import LOOPBACK, free_loopback_port  # noqa: E402
 try:
     import grpc
 except ImportError:  # pragma: no cover
-    sys.exit("grpcio is required: .venv/bin/pip install -r tests/requirements.txt")
+    sys.exit("grpcio is required: .venv/bin/pip install -r Tests/Integration/requirements.txt")
 
 GET_SYSTEM_INFO = "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo"
 POLL_INTERVAL_S = 0.001

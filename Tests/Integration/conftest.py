@@ -42,8 +42,8 @@ on a free 127.0.0.1 port (temporalio's own port picker briefly listens on
 
 Run::
 
-    .venv/bin/python -m pytest tests/integration            # both servers
-    .venv/bin/python -m pytest tests/integration -k java    # Java only
+    .venv/bin/python -m pytest Tests/Integration            # both servers
+    .venv/bin/python -m pytest Tests/Integration -k java    # Java only
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from temporalio.testing import WorkflowEnvironment
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parent.parent
-SUPPORT_DIR = REPO_ROOT / "tests" / "support"
+SUPPORT_DIR = INTEGRATION_DIR / "support"
 
 # Make `import workflows` (this directory) and the support modules importable
 # regardless of pytest's import mode.

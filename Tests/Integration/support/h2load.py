@@ -14,7 +14,7 @@ closes all connections.
 
 ``LoadProcess`` runs the same load in a child Python process (``python h2load.py PORT ...``), so that
 its work on the GIL does not slow an SDK client and worker in the measuring process: that is how
-tests/integration/test_load_held.py and benchmarks/load.py use it.
+Tests/Integration/test_load_held.py and Benchmarks/Servers/load.py use it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """HTTP/2 conformance of the real timekeeper binary, checked frame by frame with a second implementation.
 
-Python's ``h2`` (tests/support/h2client.py) drives a prior-knowledge HTTP/2 connection by hand, so the
+Python's ``h2`` (Tests/Integration/support/h2client.py) drives a prior-knowledge HTTP/2 connection by hand, so the
 tests can do what SDK clients never do -- tiny DATA frames, client trailers, resets mid-request, thousands
 of streams, wrong methods and content types, too many bytes, SIGTERM mid-call -- and see exactly which
 frames come back. Each test starts its own server (``timekeeper PORT``) and checks at the end that it is
