@@ -44,6 +44,10 @@ Run::
 
     .venv/bin/python -m pytest Tests/Integration            # both servers
     .venv/bin/python -m pytest Tests/Integration -k java    # Java only
+
+``TIMEKEEPER_RECORD_HISTORIES=<dir>`` writes every run a Timekeeper server holds to ``<dir>`` just before
+``start_env``'s environment (so the ``env`` fixture) or ``h2client.ServerProcess`` stops it
+(support/history_recorder.py; ``scripts/record-histories`` builds the engine's replay corpus with it).
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ for _p in (str(INTEGRATION_DIR), str(SUPPORT_DIR)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from build_support import ensure_java_test_server_wrapper  # noqa: E402
+import history_recorder  # noqa: E402
+from build_support import JAVA_WRAPPER, ensure_java_test_server_wrapper  # noqa: E402
 from netutil import free_loopback_port  # noqa: E402
 
 SERVER_IDS = ["timekeeper", "java"]
@@ -106,9 +111,25 @@ async def start_env(path: str | os.PathLike[str], **kwargs: Any) -> WorkflowEnvi
     """
     kwargs.setdefault("port", free_loopback_port())
     kwargs.setdefault("test_server_startup_timeout", STARTUP_TIMEOUT)
-    return await WorkflowEnvironment.start_time_skipping(
+    environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(path), **kwargs
     )
+    if history_recorder.enabled() and Path(path).resolve() != JAVA_WRAPPER.resolve():
+        _record_before_shutdown(environment, f"127.0.0.1:{kwargs['port']}")
+    return environment
+
+
+def _record_before_shutdown(environment: WorkflowEnvironment, address: str) -> None:
+    """``TIMEKEEPER_RECORD_HISTORIES``: every run the server holds is written out (history_recorder) just
+    before ``environment.shutdown()`` (the ``env`` fixture's, ``async with``'s or a test's own) stops it."""
+    shutdown = environment.shutdown
+    test = history_recorder.current_test_name()  # the test that started it, as teardown may be another's
+
+    async def record_then_shutdown() -> None:
+        await asyncio.to_thread(history_recorder.record_server, address, test)
+        await shutdown()
+
+    environment.shutdown = record_then_shutdown  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

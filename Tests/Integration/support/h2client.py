@@ -39,6 +39,8 @@ from h2.connection import ConnectionInputs, ConnectionState
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 
+import history_recorder
+
 from netutil import LOOPBACK, free_loopback_port, listening_addresses
 
 WORKFLOW_SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
@@ -452,6 +454,8 @@ class ServerProcess:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            if history_recorder.enabled():  # TIMEKEEPER_RECORD_HISTORIES: every run, before it goes
+                history_recorder.record_server(f"127.0.0.1:{self.port}")
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
