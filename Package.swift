@@ -107,7 +107,7 @@ let package = Package(
             ],
             path: "Benchmarks/EngineScaling"
         ),
-        // The engine's hot paths under ordo-one/benchmark: `swift package benchmark` (see benchmarks/README.md).
+        // The engine's hot paths under ordo-one/benchmark: `swift package benchmark` (see Benchmarks/Servers/README.md).
         .executableTarget(
             name: "EngineBenchmarks",
             dependencies: [
@@ -137,6 +137,8 @@ let package = Package(
             dependencies: [
                 "TimekeeperEngine", "TemporalAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            // Recorded histories read from disk by the replay test (see its README).
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         // libFuzzer targets (Fuzz/README.md): scripts/fuzz builds them in .build-fuzz with the fuzzer and

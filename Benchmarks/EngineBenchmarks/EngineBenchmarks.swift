@@ -65,7 +65,7 @@ func coreWithOpenWorkflows(_ open: Int) -> EngineCore {
             .with { $0.namespace = "default"; $0.taskToken = task.taskToken; $0.commands = [typicalCommands[1]] },
             wallNow: wall)
     }
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
     return core
 }
 
@@ -112,7 +112,7 @@ let benchmarks: @Sendable () -> Void = {
             try! box.state.completeWorkflowTask(
                 .with { $0.namespace = "default"; $0.taskToken = task.taskToken; $0.commands = typicalCommands },
                 wallNow: wall)
-            blackHole(box.state.takeEffects())
+            blackHole(box.state.takeTransition().effects)
         }
     } setup: {
         Box(coreWithOpenWorkflows(1_000))
@@ -126,7 +126,7 @@ let benchmarks: @Sendable () -> Void = {
                 .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "long"; $0.signalName = "x" },
                 wallNow: wall)
         }
-        blackHole(box.state.takeEffects())
+        blackHole(box.state.takeTransition().effects)
     } setup: {
         Box(coreWithLongHistory(events: 10_000))
     }
@@ -149,7 +149,7 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             box.counter += 1
             _ = try! box.state.startWorkflow(startRequest("matched-\(box.counter)", queue: "m"), wallNow: wall)
-            for case .deliverWorkflowTask(let poller, _) in box.state.takeEffects() {
+            for case .deliverWorkflowTask(let poller, _) in box.state.takeTransition().effects {
                 blackHole(try! box.state.pollWorkflowTask(
                     namespace: "default", taskQueue: "m", identity: "w", poller: poller, wallNow: wall))
             }
@@ -190,7 +190,7 @@ func coreWithLongHistory(events: Int) -> EngineCore {
             .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "long"; $0.signalName = "s" },
             wallNow: wall)
     }
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
     return core
 }
 

@@ -71,7 +71,7 @@ for size in openSizes {
         poller += 1
         try! core.completeWorkflowTask(.with { $0.namespace = "default"; $0.taskToken = task.taskToken }, wallNow: wall)
     }
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
     let samples = 2_000
     startCosts.append(measure(samples) { index in
         _ = try! core.startWorkflow(startRequest("measured-\(index)"), wallNow: wall)
@@ -86,7 +86,7 @@ for size in openSizes {
         try! core.completeWorkflowTask(
             .with { $0.namespace = "default"; $0.taskToken = task.taskToken; $0.commands = [timer] }, wallNow: wall)
     })
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
 }
 report("start workflow (N open)", sizes: openSizes, startCosts)
 report("poll + complete task with a timer (N open)", sizes: openSizes, taskCosts)
@@ -124,7 +124,7 @@ for size in historySizes {
             wallNow: wall)
         index += 1
     }
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
     let middle = Data("h/\(core.runs.keys.first!)/\(size / 2)".utf8)
     readCosts.append(measure(2_000) { _ in
         _ = try! core.readHistory(.with {
@@ -137,7 +137,7 @@ for size in historySizes {
             .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "long"; $0.signalName = "x\(index)" },
             wallNow: wall)
     })
-    _ = core.takeEffects()
+    _ = core.takeTransition().effects
 }
 report("read a 100-event page (E events)", sizes: historySizes, readCosts)
 report("append a signal (E events)", sizes: historySizes, appendCosts)
@@ -175,7 +175,7 @@ if memoryOnly {
                 }, wallNow: wall)
         }
         if commands == [timer] { try! core.unlockTimeSkipping(wallNow: wall) }  // jumps: every timer fires
-        _ = core.takeEffects()
+        _ = core.takeTransition().effects
     }
     let perRun = Double(residentBytes() - before) / Double(runs)
     let events = core.runs.values.map(\.lastEventID).reduce(0, +) / Int64(runs)

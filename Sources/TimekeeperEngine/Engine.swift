@@ -9,6 +9,8 @@ package import TemporalAPI
 package final class Engine: Sendable {
     private struct State {
         var core: EngineCore
+        /// Where every transition is committed before anyone hears of it.
+        var store: any ExecutionStore
         /// Task-queue long polls waiting for a task.
         var workflowPollers: [PollerID: CheckedContinuation<Result<PollWorkflowTaskResponse?, EngineError>, Never>] = [:]
         var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
@@ -54,7 +56,9 @@ package final class Engine: Sendable {
                  makeRunID: @escaping @Sendable () -> String = { UUIDs.random() }) {
         self.wall = wall
         self.logger = logger
-        state = Mutex(State(core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID)))
+        state = Mutex(State(
+            core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID),
+            store: InMemoryExecutionStore()))
     }
 
     // MARK: Transitions
@@ -77,7 +81,10 @@ package final class Engine: Sendable {
 
     private static func collectWakeups(_ state: inout State, wallNow: Instant) -> Wakeups {
         var wakeups = Wakeups()
-        for effect in state.core.takeEffects() {
+        // Committed first: nobody is answered or woken before the store has what they are told.
+        let transition = state.core.takeTransition()
+        state.store.commit(transition)
+        for effect in transition.effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):
                 if let continuation = state.workflowPollers.removeValue(forKey: poller) {

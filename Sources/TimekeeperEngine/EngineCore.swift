@@ -1,13 +1,19 @@
 internal import SwiftProtobuf
 package import TemporalAPI
 
-/// The engine's functional core: every transition is a synchronous mutation of this value, given the
-/// wall time at which it happens, that records what the shell must do afterwards as `effects`.
+/// The engine's functional core: every RPC becomes a transition of this value, given the wall time at which
+/// it happens, and the `Transition` it records is what the shell commits and acts on.
+///
+/// Each transition has two steps. Deciding reads the state and may refuse the request (`throws`, but it is
+/// `func`, not `mutating`: a refused request cannot have changed anything). Applying the decision mutates
+/// the state and cannot fail (`commit(_:_:)` takes a non-throwing closure). Run state changes only
+/// through `record` and `note`, which put each change through the run's reducer and into the transition;
+/// what a run owns in the timetable and the clock is derived from its state afterwards (`Refresher`).
 ///
 /// No threads, sockets or clocks in here: the same inputs at the same wall times give the same history,
 /// which is what lets unit tests replay whole scenarios. `Engine` is the one owner that serialises access.
 package struct EngineCore: Sendable {
-    /// Something the shell must do once a transition is done.
+    /// Something the shell must do once a transition is committed.
     package enum Effect: Sendable {
         /// Hand this workflow task to the poller that was waiting for it.
         case deliverWorkflowTask(PollerID, Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse)
@@ -38,30 +44,29 @@ package struct EngineCore: Sendable {
         }
     }
 
-    package private(set) var clock: VirtualClock
+    package internal(set) var clock: VirtualClock
     package internal(set) var timetable = Timetable()
     package internal(set) var runs: [String: WorkflowRun] = [:]
+    /// Each run's history, beside the runs so that a copy of a run never copies its history.
+    package private(set) var histories: [String: [HistoryEvent]] = [:]
     /// The latest run of each workflow id, by namespace.
     package internal(set) var currentRuns: [WorkflowKey: String] = [:]
-    var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowQueueItem>] = [:]
-    var activityQueues: [TaskQueueKey: TaskQueue<ActivityTaskRef>] = [:]
-    var queries: [QueryID: PendingQuery] = [:]
-    var waitingPollers: [PollerID: WaitingPoller] = [:]
+    /// Task queues and the pollers waiting on them.
+    package internal(set) var matching = Matching()
+    /// Clients' queries until they are answered.
+    package internal(set) var queryBook = QueryBook()
+    /// The clock's account of itself: jumps, traps, clients awaiting results.
+    package internal(set) var explanation = ClockExplanation()
     var sleeps: [SleepID: EntryID] = [:]
-    package private(set) var recentJumps = RecentJumps(capacity: 256)
-    /// Runs whose close event a client is awaiting, with how many such waits.
-    package private(set) var resultWaiters: [String: Int] = [:]
-    /// The time-skipping trap, once per run that fell into it.
-    package private(set) var traps: [String: TimeSkippingTrap] = [:]
-    /// Traps reached by a jump that a client's unlock permitted before any client awaited a result: SDKs
-    /// unlock first and ask for the result just after, so a worker can finish the task (and the clock
-    /// jump) in between. Reported when the client reads the run's close event (`noteResultRead`), naming
-    /// the workflow, or when a client locks the clock again, whichever comes first.
-    private var unreportedTraps: [String: TimeSkippingTrap] = [:]
+    /// The clock holds each run has, as its state calls for them (see `Refresher`).
+    private var runHolds: [String: Set<Hold>] = [:]
     /// The completion whose commands are being applied (see `completeWorkflowTask`).
     var applying: CommandApplication?
     private var nextTaskID: Int64 = 1
-    private var effects: [Effect] = []
+    /// What the transition in progress changed, taken by the shell when it ends.
+    private var transition = Transition()
+    /// Runs changed since their timetable entries and holds were last brought in line with their state.
+    private var touched: [String] = []
     /// Makes run ids; injectable so that tests get predictable ids.
     let newRunID: @Sendable () -> String
     /// A run id handed out before its run exists (the closing event of the previous run names it).
@@ -71,6 +76,25 @@ package struct EngineCore: Sendable {
         clock = VirtualClock(startingAt: wallNow, skipsTime: configuration.skipsTime,
                              startsLocked: configuration.startsLocked)
         self.newRunID = makeRunID
+    }
+
+    package var queries: [QueryID: PendingQuery] { queryBook.pending }
+    package var recentJumps: RecentJumps { explanation.recentJumps }
+    package var resultWaiters: [String: Int] { explanation.resultWaiters }
+    package var traps: [String: TimeSkippingTrap] { explanation.traps }
+
+    /// A run's history (empty for a run this engine does not have).
+    package func history(_ runID: String) -> [HistoryEvent] { histories[runID] ?? [] }
+
+    /// Events of `runID` from `firstEventID` on (1-based), without copying the rest of the history.
+    func events(_ runID: String, from firstEventID: Int64) -> ArraySlice<HistoryEvent> {
+        let events = histories[runID] ?? []
+        let start = min(max(0, Int(firstEventID) - 1), events.count)
+        return events[start...]
+    }
+
+    func closeEvent(_ runID: String) -> HistoryEvent? {
+        runs[runID]?.isOpen == false ? histories[runID]?.last : nil
     }
 
     /// The id for the next run created.
@@ -87,171 +111,132 @@ package struct EngineCore: Sendable {
         return id
     }
 
-    /// Returns and forgets what the shell must do.
-    package mutating func takeEffects() -> [Effect] {
-        defer { effects.removeAll(keepingCapacity: true) }
-        return effects
+    // MARK: Transitions
+
+    /// One transition at `wallNow`: `decide` reads the state (it gets a value, so it cannot change it) and
+    /// either refuses the request or answers how to apply it; applying cannot fail. A refused request
+    /// changes nothing, though time still passes: the clock settles as it would have anyway.
+    mutating func transition<T>(
+        _ wallNow: Instant, _ decide: (EngineCore) throws(EngineError) -> (inout EngineCore) -> T
+    ) throws(EngineError) -> T {
+        let apply: (inout EngineCore) -> T
+        do throws(EngineError) {
+            apply = try decide(self)
+        } catch {
+            settle(wallNow)
+            throw error
+        }
+        return commit(wallNow, apply)
     }
 
-    mutating func emit(_ effect: Effect) { effects.append(effect) }
-
-    // MARK: Time
-
-    /// Virtual now, as of the last transition.
-    package var now: Instant { clock.now }
-
-    private var isFlowing: Bool { !clock.maySkip(timetableIsEmpty: timetable.isEmpty) }
-
-    /// Brings the clock up to `wallNow` without firing anything.
-    mutating func refresh(_ wallNow: Instant) {
-        clock.settleBorrowedUnlocks()
-        clock.refresh(wallNow: wallNow, flowing: isFlowing)
-    }
-
-    /// Runs the clock up to `wallNow`: fires every entry that is due, and while nothing holds the clock,
-    /// jumps to the next entry and fires it too. Every transition ends here.
-    package mutating func settle(_ wallNow: Instant) {
+    /// Applies a decided transition at `wallNow`: brings the clock up to it, runs `apply` (which cannot
+    /// fail), derives what the changed runs own, and lets the clock fire whatever is due.
+    mutating func commit<T>(_ wallNow: Instant, _ apply: (inout EngineCore) -> T) -> T {
         refresh(wallNow)
-        var lastJump: ClockJump?
-        while true {
-            if let due = timetable.popDue(at: clock.now) {
-                if let jump = lastJump, jump.target.id == due.id { noticeTrap(due, reachedBy: jump) }
-                fire(due)
-                refresh(wallNow)
-                continue
-            }
-            guard let next = timetable.next(), clock.maySkip(timetableIsEmpty: false) else { break }
-            let awaited = resultWaiters.keys.compactMap { runs[$0]?.ref.workflowID }
-            let jump = ClockJump(
-                from: clock.now, to: next.fireAt, target: next, wallTime: wallNow,
-                permittedBy: clock.permission, awaitedWorkflowIDs: awaited)
-            recentJumps.append(jump)
-            emit(.clockJumped(jump))
-            clock.jump(to: next.fireAt)
-            lastJump = jump
+        let result = apply(&self)
+        settle(wallNow)
+        return result
+    }
+
+    /// Returns and forgets what the transitions since the last call changed.
+    package mutating func takeTransition() -> Transition {
+        defer { transition = Transition() }
+        return transition
+    }
+
+    mutating func emit(_ effect: Effect) { transition.effects.append(effect) }
+
+    /// Appends an event to a run at virtual now, through the run's reducer, and tells history waiters.
+    @discardableResult
+    mutating func record(
+        _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
+    ) -> Int64 {
+        var event = HistoryEvent()
+        event.eventID = runs[runID]!.lastEventID + 1
+        event.eventTime = clock.now.timestamp
+        event.eventType = type
+        event.taskID = nextTaskID
+        nextTaskID += 1
+        fill(&event)
+        guard change(runID, .event(event)) else { return event.eventID }
+        histories[runID, default: []].append(event)
+        emit(.historyChanged(runID: runID))
+        return event.eventID
+    }
+
+    /// Records a fact about a run that is not a history event.
+    mutating func note(_ runID: String, _ note: RunNote) {
+        change(runID, .note(note))
+    }
+
+    /// Creates a run from its started event (event 1) and the request it was made from.
+    mutating func createRun(_ ref: RunRef, request: StartWorkflowRequest, _ fill: (inout HistoryEvent) -> Void) {
+        var event = HistoryEvent()
+        event.eventID = 1
+        event.eventTime = clock.now.timestamp
+        event.eventType = .workflowExecutionStarted
+        event.taskID = nextTaskID
+        nextTaskID += 1
+        fill(&event)
+        runs[ref.runID] = WorkflowRun(ref: ref, started: event)
+        histories[ref.runID] = [event]
+        transition.journal.append(JournalEntry(runID: ref.runID, change: .event(event)))
+        touched.append(ref.runID)
+        emit(.historyChanged(runID: ref.runID))
+        note(ref.runID, .created(request))
+        setCurrentRun(WorkflowKey(namespace: ref.namespace, workflowID: ref.workflowID), ref.runID)
+    }
+
+    /// A recovered run's history (see `EngineCore+Recovery.swift`); later events continue its task ids.
+    mutating func restoreHistory(_ runID: String, _ history: [HistoryEvent]) {
+        histories[runID] = history
+        touched.append(runID)
+        if let last = history.map(\.taskID).max(), last >= nextTaskID { nextTaskID = last + 1 }
+    }
+
+    mutating func setCurrentRun(_ key: WorkflowKey, _ runID: String) {
+        currentRuns[key] = runID
+        transition.currentRuns[key] = runID
+    }
+
+    /// The live path decides every change from the state it applies to, so the reducer never refuses one
+    /// here; if it did, the engine has a bug, and the change is left out rather than half made.
+    @discardableResult
+    private mutating func change(_ runID: String, _ change: RunChange) -> Bool {
+        do throws(RunChangeError) {
+            try runs[runID]!.apply(change)
+        } catch {
+            assertionFailure("run \(runID) refused a change the engine decided: \(error)")
+            return false
         }
-        refresh(wallNow)
+        transition.journal.append(JournalEntry(runID: runID, change: change))
+        if touched.last != runID { touched.append(runID) }
+        return true
     }
 
-    /// When, in wall time, the shell must call `settle` again if nothing else happens first.
-    package mutating func nextWake(after wallNow: Instant) -> Instant? {
-        guard let next = timetable.next() else { return nil }
-        if clock.maySkip(timetableIsEmpty: false) { return wallNow }
-        return wallNow + (next.fireAt - clock.now)
-    }
-
-    /// Before a jump's target fires: if it is a workflow timeout and the workflow had nothing of its own
-    /// that could move it (no timer, no activity, no workflow task), it was waiting for a signal or update
-    /// that only a client could send, and the jump is what ended it.
-    private mutating func noticeTrap(_ entry: TimetableEntry, reachedBy jump: ClockJump) {
-        guard case .workflowRunTimeout = entry.kind, let runID = entry.owner?.runID, traps[runID] == nil,
-            let run = runs[runID], run.isOpen, run.timers.isEmpty, run.activities.isEmpty, run.workflowTask == .none
-        else { return }
-        let trap = TimeSkippingTrap(run: run.ref, jump: jump)
-        traps[runID] = trap
-        if jump.awaitedWorkflowIDs.isEmpty && jump.permittedBy != .startedUnlocked {
-            unreportedTraps[runID] = trap
-        } else {
-            emit(.trapDetected(trap))
+    /// Brings the timetable entries and clock holds of every changed run in line with its state.
+    mutating func refreshTouchedRuns() {
+        guard !touched.isEmpty else { return }
+        var seen = Set<String>()
+        // In the order the runs changed, so that entries due at one instant fire the same way every time.
+        for runID in touched where seen.insert(runID).inserted {
+            guard let run = runs[runID] else { continue }
+            timetable.sync(owner: run.ref, desired: Refresher.entries(of: run))
+            let holds = Refresher.holds(of: run)
+            let held = runHolds[runID] ?? []
+            for hold in held.subtracting(holds) { clock.release(hold) }
+            for hold in holds.subtracting(held) { clock.take(hold) }
+            runHolds[runID] = holds.isEmpty ? nil : holds
         }
+        touched.removeAll(keepingCapacity: true)
     }
-
-    /// A client read the close event of `runID` (`result()` does, right after unlocking). If a jump its
-    /// unlock permitted trapped that run before the request arrived, the trap is reported now, naming the
-    /// workflow the client was awaiting.
-    mutating func noteResultRead(_ runID: String) {
-        guard var trap = unreportedTraps.removeValue(forKey: runID) else { return }
-        trap.jump.awaitedWorkflowIDs = [trap.run.workflowID]
-        traps[runID] = trap
-        emit(.trapDetected(trap))
-    }
-
-    /// The client locked again without reading those runs' results: report their traps as they were.
-    private mutating func reportUnreportedTraps() {
-        for trap in unreportedTraps.values.sorted(by: { $0.jump.wallTime < $1.jump.wallTime }) {
-            emit(.trapDetected(trap))
-        }
-        unreportedTraps.removeAll()
-    }
-
-    private mutating func fire(_ entry: TimetableEntry) {
-        switch entry.kind {
-        case .workflowRunTimeout:
-            guard let runID = entry.owner?.runID else { return }
-            timeOutRun(runID)
-        case .workflowTaskTimeout(let scheduledEventID, let attempt):
-            guard let runID = entry.owner?.runID else { return }
-            timeOutWorkflowTask(runID, scheduledEventID: scheduledEventID, attempt: attempt)
-        case .stickyScheduleToStart(let scheduledEventID):
-            guard let runID = entry.owner?.runID else { return }
-            stickyTaskTimedOut(runID, scheduledEventID: scheduledEventID)
-        case .userTimer(let timerID, let startedEventID):
-            guard let runID = entry.owner?.runID else { return }
-            fireTimer(runID, timerID: timerID, startedEventID: startedEventID)
-        case .activityTimeout(let scheduledEventID, let attempt, let type):
-            guard let runID = entry.owner?.runID else { return }
-            fireActivityTimeout(runID, scheduledEventID: scheduledEventID, attempt: attempt, type)
-        case .activityRetry(let scheduledEventID, let attempt):
-            guard let runID = entry.owner?.runID else { return }
-            fireActivityRetry(runID, scheduledEventID: scheduledEventID, attempt: attempt)
-        case .workflowBackoff:
-            guard let runID = entry.owner?.runID else { return }
-            scheduleWorkflowTask(runID, attempt: 1)
-        case .testClientSleep(let id, let relocks):
-            sleeps[id] = nil
-            if relocks { lockClock() }
-            emit(.finishSleep(id))
-        }
-    }
-
-    // MARK: Clock holds and history
 
     mutating func take(_ hold: Hold) { clock.take(hold) }
     mutating func release(_ hold: Hold) { clock.release(hold) }
-    mutating func lockClock() {
-        clock.lock()
-        reportUnreportedTraps()
-    }
-    mutating func unlockClock(_ permission: JumpPermission = .clientUnlocked) throws(EngineError) {
-        try clock.unlock(permission)
-    }
-
-    /// A client started (+1) or stopped (-1) awaiting a run's close event: the Python SDK's `result()`.
-    package mutating func noteResultWaiter(_ runID: String, _ delta: Int) {
-        let count = (resultWaiters[runID] ?? 0) + delta
-        resultWaiters[runID] = count > 0 ? count : nil
-    }
-
-    /// Appends an event to an open or closing run at virtual now and tells history waiters.
-    @discardableResult
-    mutating func appendEvent(
-        _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
-    ) -> Int64 {
-        let taskID = nextTaskID
-        nextTaskID += 1
-        let id = runs[runID]!.append(type, at: clock.now, taskID: taskID, fill)
-        emit(.historyChanged(runID: runID))
-        return id
-    }
 }
 
 /// Names a workflow id within a namespace.
 package struct WorkflowKey: Hashable, Sendable {
     package var namespace: String
     package var workflowID: String
-}
-
-/// What waits in a workflow task queue: a run's workflow task (its scheduled event tells stale ones
-/// apart), or a legacy query task.
-enum WorkflowQueueItem: Sendable {
-    case workflowTask(runID: String, scheduledEventID: Int64)
-    case query(QueryID)
-}
-
-/// A long poll waiting for a task.
-struct WaitingPoller: Sendable {
-    enum Kind: Sendable { case workflow, activity }
-    var queue: TaskQueueKey
-    var identity: String
-    var kind: Kind = .workflow
 }

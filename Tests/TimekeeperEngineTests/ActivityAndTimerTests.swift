@@ -198,7 +198,7 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
         try scenario.core.completeQueryTask(
             .with { $0.namespace = "default"; $0.taskToken = task.taskToken; $0.completedType = .answered },
             wallNow: scenario.wall)
-        #expect(scenario.core.takeEffects().contains { if case .answerQuery(QueryID(rawValue: 7), .success) = $0 { true } else { false } })
+        #expect(scenario.core.takeTransition().effects.contains { if case .answerQuery(QueryID(rawValue: 7), .success) = $0 { true } else { false } })
     }
 
     @Test func aQueryDuringAWorkflowTaskRidesOnTheNextOneAndHoldsTheClock() throws {

@@ -16,7 +16,7 @@ import Testing
         #expect(trap.description.contains("workflow wf"))
         #expect(trap.description.contains("600 s to its execution timeout"))
         #expect(trap.description.contains("UnlockTimeSkipping while it awaited the result of workflow wf"))
-        #expect(scenario.core.takeEffects().filter { if case .trapDetected = $0 { true } else { false } }.count == 1)
+        #expect(scenario.core.takeTransition().effects.filter { if case .trapDetected = $0 { true } else { false } }.count == 1)
     }
 
     @Test func aTrapReachedBeforeTheResultRequestIsReportedWhenTheClientReadsTheCloseNamingTheWorkflow() throws {
@@ -72,7 +72,7 @@ import Testing
     }
 
     private func trapsReported(_ scenario: inout Scenario) -> [TimeSkippingTrap] {
-        scenario.core.takeEffects().compactMap { if case .trapDetected(let trap) = $0 { trap } else { nil } }
+        scenario.core.takeTransition().effects.compactMap { if case .trapDetected(let trap) = $0 { trap } else { nil } }
     }
 
     @Test func aWorkflowWithATimerOfItsOwnIsNotTrapped() throws {

@@ -52,10 +52,10 @@ struct Scenario {
             }, wallNow: wall)
     }
 
-    func run(_ id: String) -> WorkflowRun? { core.runs[id] }
+    func run(_ id: String) -> RunView? { core.runs[id].map { RunView(run: $0, history: core.history(id)) } }
 
     func eventTypes(_ runID: String) -> [Temporal_Api_Enums_V1_EventType] {
-        core.runs[runID]?.history.map(\.eventType) ?? []
+        core.history(runID).map(\.eventType)
     }
 }
 
@@ -74,6 +74,17 @@ func failCommand(_ message: String) -> Command {
         $0.commandType = .failWorkflowExecution
         $0.failWorkflowExecutionCommandAttributes = .with { $0.failure.message = message }
     }
+}
+
+/// A run with its history, which the core keeps beside it.
+@dynamicMemberLookup
+struct RunView {
+    var run: WorkflowRun
+    var history: [HistoryEvent]
+
+    subscript<T>(dynamicMember keyPath: KeyPath<WorkflowRun, T>) -> T { run[keyPath: keyPath] }
+
+    var closeEvent: HistoryEvent? { run.isOpen ? nil : history.last }
 }
 
 final class Counter: @unchecked Sendable {

@@ -61,7 +61,7 @@ import TemporalAPI
         var scenario = Scenario()
         let start = scenario.core.now
         try scenario.core.sleep(SleepID(rawValue: 1), until: .after(.seconds(1800)), unlocking: true, wallNow: scenario.wall)
-        let effects = scenario.core.takeEffects()
+        let effects = scenario.core.takeTransition().effects
         #expect(effects.contains { if case .finishSleep(SleepID(rawValue: 1)) = $0 { true } else { false } })
         #expect(scenario.core.now - start == .seconds(1800))
         #expect(scenario.core.clock.lockCount == 1, "re-locked")
@@ -87,12 +87,12 @@ import TemporalAPI
     @Test func aLockedSleepWaitsForWallTime() throws {
         var scenario = Scenario()
         try scenario.core.sleep(SleepID(rawValue: 1), until: .after(.seconds(3)), unlocking: false, wallNow: scenario.wall)
-        _ = scenario.core.takeEffects()
+        _ = scenario.core.takeTransition().effects
         scenario.advanceWall(by: .seconds(2))
-        #expect(scenario.core.takeEffects().isEmpty)
+        #expect(scenario.core.takeTransition().effects.isEmpty)
         #expect(scenario.core.nextWake(after: scenario.wall) == scenario.wall + .seconds(1))
         scenario.advanceWall(by: .seconds(1))
-        #expect(scenario.core.takeEffects().contains { if case .finishSleep = $0 { true } else { false } })
+        #expect(scenario.core.takeTransition().effects.contains { if case .finishSleep = $0 { true } else { false } })
     }
 
     @Test func aWallClockNeverJumps() throws {

@@ -163,7 +163,7 @@ extension GRPCConnectionHandlerTests {
         #expect(try written(channel).allSatisfy { if case .windowUpdate = $0 { true } else { false } })
     }
 
-    /// Regression (found by tests/integration/test_http2_conformance.py): the connection window was topped
+    /// Regression (found by Tests/Integration/test_http2_conformance.py): the connection window was topped
     /// up only for DATA that reached the handler, so uploads refused mid-way (whose remaining DATA NIOHTTP2
     /// drops) used it up for good and the connection stalled. NIOHTTP2's own count is what counts.
     @Test func theConnectionWindowIsToppedUpFromNIOHTTP2sCountIncludingDroppedData() throws {

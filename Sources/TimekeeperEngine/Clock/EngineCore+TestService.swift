@@ -1,15 +1,23 @@
 /// TestService: the client side of the V1 lock counter, and sleeps on the virtual clock.
 extension EngineCore {
     package mutating func lockTimeSkipping(wallNow: Instant) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        lockClock()
+        commit(wallNow) { core in core.lockClock() }
     }
 
     package mutating func unlockTimeSkipping(wallNow: Instant) throws(EngineError) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        try unlockClock()
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            try core.checkUnlock()
+            return { core in core.clock.unlock(.clientUnlocked) }
+        }
+    }
+
+    /// An unlock is refused when it would take the unified count below zero.
+    private func checkUnlock() throws(EngineError) {
+        guard clock.lockCount > 0 else {
+            throw EngineError(
+                .failedPrecondition,
+                "Unbalanced lock and unlock calls: UnlockTimeSkipping called while the time-skipping lock count is 0")
+        }
     }
 
     /// Registers a sleep that finishes (with a `.finishSleep` effect) when virtual time reaches `until`.
@@ -18,32 +26,30 @@ extension EngineCore {
     package mutating func sleep(_ id: SleepID, until deadline: SleepDeadline, unlocking: Bool, wallNow: Instant)
         throws(EngineError)
     {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        // Everything that can refuse the request is checked before the unlock: a refused request changes
-        // nothing (an unlock followed by a throw would leave the clock free to jump).
-        let fireAt: Instant
-        let slept: Duration
-        switch deadline {
-        case .after(let duration):
-            guard duration >= .zero else { throw .invalidArgument("duration must not be negative") }
-            fireAt = now + duration
-            slept = duration
-        case .at(let instant):
-            fireAt = instant
-            slept = .zero
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            if case .after(let duration) = deadline, duration < .zero {
+                throw .invalidArgument("duration must not be negative")
+            }
+            if unlocking { try core.checkUnlock() }
+            return { core in
+                let (fireAt, slept): (Instant, Duration) =
+                    switch deadline {
+                    case .after(let duration): (core.now + duration, duration)
+                    case .at(let instant): (instant, .zero)
+                    }
+                if unlocking { core.clock.unlock(.clientSleep(slept)) }
+                core.sleeps[id] = core.timetable.add(at: fireAt, .testClientSleep(id, relocks: unlocking), owner: nil)
+            }
         }
-        if unlocking { try unlockClock(.clientSleep(slept)) }
-        sleeps[id] = timetable.add(at: fireAt, .testClientSleep(id, relocks: unlocking), owner: nil)
     }
 
     /// The sleeping call went away before its time: drop the entry, and give back the lock an unlocking
     /// sleep took so that the count stays balanced.
     package mutating func cancelSleep(_ id: SleepID, wallNow: Instant) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        guard let entryID = sleeps.removeValue(forKey: id), let entry = timetable.cancel(entryID) else { return }
-        if case .testClientSleep(_, relocks: true) = entry.kind { lockClock() }
+        commit(wallNow) { core in
+            guard let entryID = core.sleeps.removeValue(forKey: id), let entry = core.timetable.cancel(entryID) else { return }
+            if case .testClientSleep(_, relocks: true) = entry.kind { core.lockClock() }
+        }
     }
 
     package mutating func currentTime(wallNow: Instant) -> Instant {

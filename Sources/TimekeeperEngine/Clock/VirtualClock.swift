@@ -58,13 +58,8 @@ package struct VirtualClock: Sendable {
 
     package mutating func lock() { clientLocks += 1 }
 
-    /// A client's unlock; refused when it would take the unified count below zero.
-    package mutating func unlock(_ permission: JumpPermission = .clientUnlocked) throws(EngineError) {
-        guard lockCount > 0 else {
-            throw EngineError(
-                .failedPrecondition,
-                "Unbalanced lock and unlock calls: UnlockTimeSkipping called while the time-skipping lock count is 0")
-        }
+    /// A client's unlock (the caller has checked that the unified count is above zero).
+    package mutating func unlock(_ permission: JumpPermission = .clientUnlocked) {
         clientLocks -= 1
         self.permission = permission
     }

@@ -5,38 +5,91 @@ package typealias RetryPolicy = Temporal_Api_Common_V1_RetryPolicy
 package typealias Failure = Temporal_Api_Failure_V1_Failure
 package typealias Payloads = Temporal_Api_Common_V1_Payloads
 package typealias ActivityTimeoutType = Temporal_Api_Enums_V1_TimeoutType
+package typealias ActivityScheduledAttributes = Temporal_Api_History_V1_ActivityTaskScheduledEventAttributes
 
-/// One scheduled activity of a run, across all its attempts.
-package struct ActivityState: Sendable {
+/// One scheduled activity of a run, across all its attempts: its state machine.
+///
+/// `scheduled` (waiting in its queue) —attempt started→ `started` —attempt failed, retry allowed→
+/// `backingOff` —backoff over→ `scheduled` …; a completed, failed, timed-out or canceled event ends it
+/// from any phase. Only the scheduled and closing events are history; the attempts in between are notes
+/// (`RunNote`), as Temporal keeps them in mutable state.
+package struct ActivityState: Sendable, Equatable {
     package enum Phase: Sendable, Equatable {
         /// Waiting in its task queue for a worker.
         case scheduled
         /// A worker is running this attempt.
         case started(startedAt: Instant, identity: String)
-        /// The last attempt failed; the next waits for its retry backoff.
+        /// The last attempt failed; the next waits for its retry backoff (until `retryAt`).
         case backingOff
     }
 
     package let scheduledEventID: Int64
-    package let activityID: String
-    package let activityType: String
-    package let taskQueue: String
-    package let attributes: Temporal_Api_Command_V1_ScheduleActivityTaskCommandAttributes
+    /// The ActivityTaskScheduled event's attributes: id, type, queue, input, header, timeouts, policy.
+    package let scheduled: ActivityScheduledAttributes
     package let timeouts: ActivityTimeouts
-    package let retryPolicy: RetryPolicy
     package let firstScheduledAt: Instant
-    package var attempt: Int32 = 1
-    package var attemptScheduledAt: Instant
-    package var phase: Phase = .scheduled
-    package var heartbeatDetails: Payloads?
-    package var lastHeartbeatAt: Instant?
-    package var lastFailure: Failure?
-    package var cancelRequested = false
-    package var cancelRequestedEventID: Int64 = 0
-    /// This attempt's pending timetable entries (schedule-to-start, start-to-close, heartbeat).
-    package var attemptEntries: [EntryID] = []
-    /// The schedule-to-close entry, which spans attempts.
-    package var scheduleToCloseEntry: EntryID?
+    package private(set) var attempt: Int32 = 1
+    package private(set) var attemptScheduledAt: Instant
+    package private(set) var phase: Phase = .scheduled
+    package private(set) var retryAt: Instant?
+    package private(set) var heartbeatDetails: Payloads?
+    package private(set) var lastHeartbeatAt: Instant?
+    package private(set) var lastFailure: Failure?
+    package private(set) var cancelRequested = false
+    package private(set) var cancelRequestedEventID: Int64 = 0
+
+    package var activityID: String { scheduled.activityID }
+    package var activityType: String { scheduled.activityType.name }
+    package var taskQueue: String { scheduled.taskQueue.name }
+    package var retryPolicy: RetryPolicy { scheduled.retryPolicy }
+
+    init(scheduledEventID: Int64, _ attributes: ActivityScheduledAttributes, at time: Instant) {
+        self.scheduledEventID = scheduledEventID
+        self.scheduled = attributes
+        self.timeouts = ActivityTimeouts(recorded: attributes)
+        self.firstScheduledAt = time
+        self.attemptScheduledAt = time
+    }
+
+    // MARK: Transitions
+
+    mutating func startAttempt(identity: String, at time: Instant) throws(RunChangeError) {
+        guard phase == .scheduled else { throw refusal("start an attempt") }
+        phase = .started(startedAt: time, identity: identity)
+        lastHeartbeatAt = time
+    }
+
+    /// A heartbeat (`at` set) or the last details a failing worker sent (`at` nil).
+    mutating func heartbeat(details: Payloads?, at time: Instant?) throws(RunChangeError) {
+        guard case .started = phase else { throw refusal("heartbeat") }
+        if let details { heartbeatDetails = details }
+        if let time { lastHeartbeatAt = time }
+    }
+
+    mutating func failAttempt(_ failure: Failure, retryAt: Instant) throws(RunChangeError) {
+        guard case .started = phase else { throw refusal("fail an attempt for a retry") }
+        lastFailure = failure
+        attempt += 1
+        phase = .backingOff
+        self.retryAt = retryAt
+    }
+
+    mutating func scheduleAttempt(at time: Instant) throws(RunChangeError) {
+        guard phase == .backingOff else { throw refusal("schedule the next attempt") }
+        phase = .scheduled
+        attemptScheduledAt = time
+        retryAt = nil
+    }
+
+    mutating func requestCancel(eventID: Int64) {
+        cancelRequested = true
+        cancelRequestedEventID = eventID
+    }
+
+    private func refusal(_ what: String) -> RunChangeError {
+        RunChangeError(
+            .invalidTransition, "activity \(activityID) (scheduled event \(scheduledEventID)) cannot \(what) while \(phase)")
+    }
 }
 
 /// An activity's four timeouts after Temporal's normalisation.
@@ -70,64 +123,12 @@ package struct ActivityTimeouts: Sendable, Equatable {
         startToClose = requested.startToClose > .zero ? min(requested.startToClose, scheduleToClose) : scheduleToClose
         heartbeat = min(requested.heartbeat, startToClose)
     }
-}
 
-/// Temporal's retry policy rules, shared by activities and workflows.
-package enum RetryRules {
-    /// The policy with Temporal's defaults filled in: 1 s initial interval, coefficient 2, maximum
-    /// interval 100 × initial, unlimited attempts.
-    package static func withDefaults(_ policy: RetryPolicy?) -> RetryPolicy {
-        var policy = policy ?? RetryPolicy()
-        if Duration(protobuf: policy.initialInterval) <= .zero { policy.initialInterval = Duration.seconds(1).protobuf }
-        if policy.backoffCoefficient < 1 { policy.backoffCoefficient = 2 }
-        if Duration(protobuf: policy.maximumInterval) <= .zero {
-            policy.maximumInterval = (Duration(protobuf: policy.initialInterval) * 100).protobuf
-        }
-        return policy
+    /// The normalised timeouts as the scheduled event recorded them.
+    init(recorded attributes: ActivityScheduledAttributes) {
+        scheduleToClose = Duration(protobuf: attributes.scheduleToCloseTimeout)
+        scheduleToStart = Duration(protobuf: attributes.scheduleToStartTimeout)
+        startToClose = Duration(protobuf: attributes.startToCloseTimeout)
+        heartbeat = Duration(protobuf: attributes.heartbeatTimeout)
     }
-
-    package enum Decision: Sendable, Equatable {
-        case retry(after: Duration)
-        case stop(Temporal_Api_Enums_V1_RetryState)
-    }
-
-    /// Whether attempt `attempt` (1-based), which failed with `failure`, is tried again and after how long.
-    /// `deadline` is the schedule-to-close or execution deadline the retry must start before.
-    package static func decide(policy: RetryPolicy, attempt: Int32, failure: Failure?, now: Instant, deadline: Instant?)
-        -> Decision
-    {
-        if let info = failure?.applicationFailureInfoIfPresent {
-            if info.nonRetryable { return .stop(.nonRetryableFailure) }
-            if policy.nonRetryableErrorTypes.contains(info.type) { return .stop(.nonRetryableFailure) }
-        }
-        if policy.maximumAttempts > 0 && attempt >= policy.maximumAttempts { return .stop(.maximumAttemptsReached) }
-        var delay: Duration
-        if let explicit = failure?.applicationFailureInfoIfPresent?.nextRetryDelay, explicit.seconds > 0 || explicit.nanos > 0 {
-            delay = Duration(protobuf: explicit)
-        } else {
-            let initial = Duration(protobuf: policy.initialInterval).secondsValue
-            let seconds = initial * pow(policy.backoffCoefficient, Double(attempt - 1))
-            delay = .nanoseconds(Int64(min(seconds, Duration(protobuf: policy.maximumInterval).secondsValue) * 1e9))
-        }
-        if delay < .zero { delay = .zero }
-        if let deadline, now + delay >= deadline { return .stop(.timeout) }
-        return .retry(after: delay)
-    }
-}
-
-extension Failure {
-    var applicationFailureInfoIfPresent: Temporal_Api_Failure_V1_ApplicationFailureInfo? {
-        if case .applicationFailureInfo(let info) = failureInfo { return info }
-        return nil
-    }
-}
-
-private func pow(_ base: Double, _ exponent: Double) -> Double {
-    var result = 1.0
-    var remaining = Int(exponent)
-    while remaining > 0 && result < 1e18 {
-        result *= base
-        remaining -= 1
-    }
-    return result
 }

@@ -10,13 +10,6 @@ package enum ActivityAddress: Sendable {
     case id(namespace: String, workflowID: String, runID: String, activityID: String)
 }
 
-/// A queued activity attempt.
-struct ActivityTaskRef: Sendable {
-    var runID: String
-    var scheduledEventID: Int64
-    var attempt: Int32
-}
-
 extension EngineCore {
     // MARK: Scheduling (from a ScheduleActivityTask command)
 
@@ -27,7 +20,7 @@ extension EngineCore {
         let run = runs[runID]!
         let taskQueue = attributes.taskQueue.name.isEmpty ? run.taskQueue : attributes.taskQueue.name
         let policy = RetryRules.withDefaults(attributes.hasRetryPolicy ? attributes.retryPolicy : nil)
-        let scheduledID = appendEvent(runID, .activityTaskScheduled) { event in
+        let scheduledID = record(runID, .activityTaskScheduled) { event in
             event.activityTaskScheduledEventAttributes = .with {
                 $0.activityID = attributes.activityID
                 $0.activityType = attributes.activityType
@@ -43,30 +36,13 @@ extension EngineCore {
                 if attributes.hasPriority { $0.priority = attributes.priority }
             }
         }
-        var activity = ActivityState(
-            scheduledEventID: scheduledID, activityID: attributes.activityID, activityType: attributes.activityType.name,
-            taskQueue: taskQueue, attributes: attributes, timeouts: timeouts, retryPolicy: policy,
-            firstScheduledAt: now, attemptScheduledAt: now)
-        activity.scheduleToCloseEntry = timetable.add(
-            at: now + timeouts.scheduleToClose,
-            .activityTimeout(scheduledEventID: scheduledID, attempt: 0, .scheduleToClose), owner: run.ref)
-        runs[runID]!.activities[scheduledID] = activity
         dispatchActivityAttempt(runID, scheduledID)
     }
 
-    /// Puts the activity's current attempt in its queue (or hands it to a waiting poller) and holds the clock.
+    /// Puts the activity's current attempt in its queue (or hands it to a waiting poller); the run's state
+    /// then calls for its schedule-to-start entry and its clock hold.
     private mutating func dispatchActivityAttempt(_ runID: String, _ scheduledID: Int64) {
-        guard var activity = runs[runID]?.activities[scheduledID] else { return }
-        let ref = runs[runID]!.ref
-        activity.phase = .scheduled
-        activity.attemptScheduledAt = now
-        activity.attemptEntries = [
-            timetable.add(
-                at: now + activity.timeouts.scheduleToStart,
-                .activityTimeout(scheduledEventID: scheduledID, attempt: activity.attempt, .scheduleToStart), owner: ref)
-        ]
-        runs[runID]!.activities[scheduledID] = activity
-        take(.activity(runID: runID, scheduledEventID: scheduledID))
+        guard let activity = runs[runID]?.activities[scheduledID] else { return }
         let task = ActivityTaskRef(runID: runID, scheduledEventID: scheduledID, attempt: activity.attempt)
         if applying?.runID == runID {
             applying!.activityOffers.append(task)  // once every command of the completion is applied
@@ -82,8 +58,7 @@ extension EngineCore {
             activity.attempt == task.attempt, activity.phase == .scheduled
         else { return }
         let key = TaskQueueKey(namespace: run.ref.namespace, name: activity.taskQueue)
-        if let poller = activityQueues[key, default: TaskQueue()].offer(task) {
-            let identity = waitingPollers.removeValue(forKey: poller)?.identity ?? ""
+        if let (poller, identity) = matching.offer(task, to: key) {
             emit(.deliverActivityTask(poller, startActivityAttempt(task, identity: identity)))
         }
     }
@@ -93,45 +68,29 @@ extension EngineCore {
     package mutating func pollActivityTask(
         namespace: String, taskQueue: String, identity: String, poller: PollerID, wallNow: Instant
     ) throws(EngineError) -> PollActivityTaskResponse? {
-        try Self.requireNamespace(namespace)
-        guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let key = TaskQueueKey(namespace: namespace, name: taskQueue)
-        var queue = activityQueues.removeValue(forKey: key) ?? TaskQueue()
-        let task = queue.poll(poller) { task in
-            guard let activity = runs[task.runID]?.activities[task.scheduledEventID] else { return false }
-            return activity.attempt == task.attempt && activity.phase == .scheduled
+        try transition(wallNow) { (_: EngineCore) throws(EngineError) in
+            try Self.requireNamespace(namespace)
+            guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
+            let key = TaskQueueKey(namespace: namespace, name: taskQueue)
+            return { core in
+                // Matching is taken out while it polls, so that asking the runs what is live copies nothing.
+                var matching = core.matching
+                core.matching = Matching()
+                let task = matching.pollActivity(key, poller, identity: identity) { task in
+                    guard let activity = core.runs[task.runID]?.activities[task.scheduledEventID] else { return false }
+                    return activity.attempt == task.attempt && activity.phase == .scheduled
+                }
+                core.matching = matching
+                return task.map { core.startActivityAttempt($0, identity: identity) }
+            }
         }
-        activityQueues[key] = queue
-        guard let task else {
-            waitingPollers[poller] = WaitingPoller(queue: key, identity: identity, kind: .activity)
-            return nil
-        }
-        return startActivityAttempt(task, identity: identity)
     }
 
     private mutating func startActivityAttempt(_ task: ActivityTaskRef, identity: String) -> PollActivityTaskResponse {
-        var activity = runs[task.runID]!.activities[task.scheduledEventID]!
+        note(task.runID, .activityAttemptStarted(scheduledEventID: task.scheduledEventID, identity: identity, at: now))
+        let activity = runs[task.runID]!.activities[task.scheduledEventID]!
         let run = runs[task.runID]!
-        for entry in activity.attemptEntries { timetable.cancel(entry) }
-        activity.phase = .started(startedAt: now, identity: identity)
-        activity.attemptEntries = [
-            timetable.add(
-                at: now + activity.timeouts.startToClose,
-                .activityTimeout(scheduledEventID: task.scheduledEventID, attempt: task.attempt, .startToClose),
-                owner: run.ref)
-        ]
-        if activity.timeouts.heartbeat > .zero {
-            activity.attemptEntries.append(
-                timetable.add(
-                    at: now + activity.timeouts.heartbeat,
-                    .activityTimeout(scheduledEventID: task.scheduledEventID, attempt: task.attempt, .heartbeat),
-                    owner: run.ref))
-        }
-        activity.lastHeartbeatAt = now
-        runs[task.runID]!.activities[task.scheduledEventID] = activity
-        let attributes = activity.attributes
+        let attributes = activity.scheduled
         return .with {
             $0.taskToken = TaskToken(
                 kind: .activityTask, runID: task.runID, scheduledEventID: task.scheduledEventID, attempt: task.attempt
@@ -193,76 +152,71 @@ extension EngineCore {
     package mutating func completeActivity(_ address: ActivityAddress, result: Payloads?, identity: String, wallNow: Instant)
         throws(EngineError)
     {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let (runID, scheduledID) = try startedActivity(address)
-        let startedID = appendActivityStarted(runID, scheduledID)
-        appendEvent(runID, .activityTaskCompleted) { event in
-            event.activityTaskCompletedEventAttributes = .with {
-                if let result { $0.result = result }
-                $0.scheduledEventID = scheduledID
-                $0.startedEventID = startedID
-                $0.identity = identity
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let (runID, scheduledID) = try core.startedActivity(address)
+            return { core in
+                let startedID = core.appendActivityStarted(runID, scheduledID)
+                core.record(runID, .activityTaskCompleted) { event in
+                    event.activityTaskCompletedEventAttributes = .with {
+                        if let result { $0.result = result }
+                        $0.scheduledEventID = scheduledID
+                        $0.startedEventID = startedID
+                        $0.identity = identity
+                    }
+                }
+                core.finishActivity(runID, scheduledID)
             }
         }
-        finishActivity(runID, scheduledID)
     }
 
     package mutating func failActivity(
         _ address: ActivityAddress, failure: Failure, lastHeartbeatDetails: Payloads?, identity: String, wallNow: Instant
     ) throws(EngineError) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let (runID, scheduledID) = try startedActivity(address)
-        if let lastHeartbeatDetails { runs[runID]!.activities[scheduledID]!.heartbeatDetails = lastHeartbeatDetails }
-        endAttempt(runID, scheduledID, failure: failure, identity: identity, retryable: true)
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let (runID, scheduledID) = try core.startedActivity(address)
+            return { core in
+                if let lastHeartbeatDetails {
+                    core.note(runID, .activityHeartbeat(scheduledEventID: scheduledID, details: lastHeartbeatDetails, at: nil))
+                }
+                core.endAttempt(runID, scheduledID, failure: failure, identity: identity, retryable: true)
+            }
+        }
     }
 
     package mutating func cancelActivity(_ address: ActivityAddress, details: Payloads?, identity: String, wallNow: Instant)
         throws(EngineError)
     {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let (runID, scheduledID) = try startedActivity(address)
-        let startedID = appendActivityStarted(runID, scheduledID)
-        let requestedID = runs[runID]!.activities[scheduledID]!.cancelRequestedEventID
-        appendEvent(runID, .activityTaskCanceled) { event in
-            event.activityTaskCanceledEventAttributes = .with {
-                if let details { $0.details = details }
-                $0.latestCancelRequestedEventID = requestedID
-                $0.scheduledEventID = scheduledID
-                $0.startedEventID = startedID
-                $0.identity = identity
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let (runID, scheduledID) = try core.startedActivity(address)
+            return { core in
+                let startedID = core.appendActivityStarted(runID, scheduledID)
+                let requestedID = core.runs[runID]!.activities[scheduledID]!.cancelRequestedEventID
+                core.record(runID, .activityTaskCanceled) { event in
+                    event.activityTaskCanceledEventAttributes = .with {
+                        if let details { $0.details = details }
+                        $0.latestCancelRequestedEventID = requestedID
+                        $0.scheduledEventID = scheduledID
+                        $0.startedEventID = startedID
+                        $0.identity = identity
+                    }
+                }
+                core.finishActivity(runID, scheduledID)
             }
         }
-        finishActivity(runID, scheduledID)
     }
 
     /// Records a heartbeat and answers whether cancellation was requested.
     package mutating func heartbeatActivity(_ address: ActivityAddress, details: Payloads?, wallNow: Instant)
         throws(EngineError) -> Bool
     {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let (runID, scheduledID) = try startedActivity(address)
-        var activity = runs[runID]!.activities[scheduledID]!
-        if let details { activity.heartbeatDetails = details }
-        activity.lastHeartbeatAt = now
-        if activity.timeouts.heartbeat > .zero {
-            // Re-arm: the old heartbeat entry becomes stale and is dropped.
-            activity.attemptEntries = activity.attemptEntries.filter { id in
-                guard case .activityTimeout(_, _, .heartbeat)? = timetable.entry(id)?.kind else { return true }
-                timetable.cancel(id)
-                return false
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let (runID, scheduledID) = try core.startedActivity(address)
+            return { core in
+                // The heartbeat entry moves with the last heartbeat (see `Refresher`).
+                core.note(runID, .activityHeartbeat(scheduledEventID: scheduledID, details: details, at: core.now))
+                return core.runs[runID]!.activities[scheduledID]!.cancelRequested
             }
-            activity.attemptEntries.append(
-                timetable.add(
-                    at: now + activity.timeouts.heartbeat,
-                    .activityTimeout(scheduledEventID: scheduledID, attempt: activity.attempt, .heartbeat),
-                    owner: runs[runID]!.ref))
         }
-        runs[runID]!.activities[scheduledID] = activity
-        return activity.cancelRequested
     }
 
     // MARK: Timeouts and retries
@@ -298,7 +252,7 @@ extension EngineCore {
     private mutating func endAttempt(
         _ runID: String, _ scheduledID: Int64, failure: Failure, identity: String, retryable: Bool, timedOut: Bool = false
     ) {
-        var activity = runs[runID]!.activities[scheduledID]!
+        let activity = runs[runID]!.activities[scheduledID]!
         let deadline = activity.firstScheduledAt + activity.timeouts.scheduleToClose
         let decision: RetryRules.Decision =
             retryable
@@ -306,25 +260,15 @@ extension EngineCore {
                                 deadline: deadline)
             : .stop(timedOut ? .timeout : .nonRetryableFailure)
         if case .retry(let delay) = decision, !activity.cancelRequested {
-            for entry in activity.attemptEntries { timetable.cancel(entry) }
-            activity.lastFailure = failure
-            activity.attempt += 1
-            activity.phase = .backingOff
-            activity.attemptEntries = [
-                timetable.add(
-                    at: now + delay, .activityRetry(scheduledEventID: scheduledID, attempt: activity.attempt),
-                    owner: runs[runID]!.ref)
-            ]
-            runs[runID]!.activities[scheduledID] = activity
             // The wait for a retry does not hold the clock ("allow time skipping when waiting for retry").
-            release(.activity(runID: runID, scheduledEventID: scheduledID))
+            note(runID, .activityAttemptFailed(scheduledEventID: scheduledID, failure: failure, retryAt: now + delay))
             return
         }
         let retryState: Temporal_Api_Enums_V1_RetryState =
             if case .stop(let state) = decision { state } else { .cancelRequested }
         let startedID = appendActivityStarted(runID, scheduledID)
         if timedOut {
-            appendEvent(runID, .activityTaskTimedOut) { event in
+            record(runID, .activityTaskTimedOut) { event in
                 event.activityTaskTimedOutEventAttributes = .with {
                     var final = failure
                     if let last = activity.lastFailure { final.cause = last }
@@ -335,7 +279,7 @@ extension EngineCore {
                 }
             }
         } else {
-            appendEvent(runID, .activityTaskFailed) { event in
+            record(runID, .activityTaskFailed) { event in
                 event.activityTaskFailedEventAttributes = .with {
                     $0.failure = failure
                     $0.scheduledEventID = scheduledID
@@ -352,25 +296,23 @@ extension EngineCore {
         guard runs[runID]?.isOpen == true, let activity = runs[runID]!.activities[scheduledEventID],
             activity.attempt == attempt, activity.phase == .backingOff
         else { return }
+        note(runID, .activityAttemptScheduled(scheduledEventID: scheduledEventID, at: now))
         dispatchActivityAttempt(runID, scheduledEventID)
     }
 
     // MARK: Cancellation (from a RequestCancelActivityTask command)
 
     mutating func requestCancelActivity(_ scheduledID: Int64, runID: String, completedEventID: Int64) {
-        guard var activity = runs[runID]!.activities[scheduledID] else { return }
-        let requestedID = appendEvent(runID, .activityTaskCancelRequested) { event in
+        guard let activity = runs[runID]!.activities[scheduledID] else { return }
+        let requestedID = record(runID, .activityTaskCancelRequested) { event in
             event.activityTaskCancelRequestedEventAttributes = .with {
                 $0.scheduledEventID = scheduledID
                 $0.workflowTaskCompletedEventID = completedEventID
             }
         }
-        activity.cancelRequested = true
-        activity.cancelRequestedEventID = requestedID
-        runs[runID]!.activities[scheduledID] = activity
         if case .started = activity.phase { return }  // the worker learns it from its next heartbeat
         // Not running: cancelled at once.
-        appendEvent(runID, .activityTaskCanceled) { event in
+        record(runID, .activityTaskCanceled) { event in
             event.activityTaskCanceledEventAttributes = .with {
                 $0.latestCancelRequestedEventID = requestedID
                 $0.scheduledEventID = scheduledID
@@ -385,7 +327,7 @@ extension EngineCore {
     private mutating func appendActivityStarted(_ runID: String, _ scheduledID: Int64) -> Int64 {
         let activity = runs[runID]!.activities[scheduledID]!
         guard case .started(_, let identity) = activity.phase else { return 0 }
-        return appendEvent(runID, .activityTaskStarted) { event in
+        return record(runID, .activityTaskStarted) { event in
             event.activityTaskStartedEventAttributes = .with {
                 $0.scheduledEventID = scheduledID
                 $0.identity = identity
@@ -396,12 +338,9 @@ extension EngineCore {
         }
     }
 
-    /// The activity is over: its entries and hold go, and the workflow gets a task to see the outcome.
+    /// The activity's closing event was recorded (its entries and hold went with it, see `Refresher`):
+    /// the workflow gets a task to see the outcome.
     mutating func finishActivity(_ runID: String, _ scheduledID: Int64) {
-        guard let activity = runs[runID]!.activities.removeValue(forKey: scheduledID) else { return }
-        for entry in activity.attemptEntries { timetable.cancel(entry) }
-        if let entry = activity.scheduleToCloseEntry { timetable.cancel(entry) }
-        if activity.phase != .backingOff { release(.activity(runID: runID, scheduledEventID: scheduledID)) }
         workflowNeedsTask(runID)
     }
 }

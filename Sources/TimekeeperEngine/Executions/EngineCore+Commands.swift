@@ -88,7 +88,7 @@ extension EngineCore {
     mutating func apply(_ command: Command, runID: String, completedEventID: Int64, identity: String) {
         switch command.attributes {
         case .completeWorkflowExecutionCommandAttributes(let attributes):
-            appendEvent(runID, .workflowExecutionCompleted) { event in
+            record(runID, .workflowExecutionCompleted) { event in
                 event.workflowExecutionCompletedEventAttributes = .with {
                     if attributes.hasResult { $0.result = attributes.result }
                     $0.workflowTaskCompletedEventID = completedEventID
@@ -98,7 +98,7 @@ extension EngineCore {
         case .failWorkflowExecutionCommandAttributes(let attributes):
             failWorkflow(runID, failure: attributes.failure, completedEventID: completedEventID)
         case .cancelWorkflowExecutionCommandAttributes(let attributes):
-            appendEvent(runID, .workflowExecutionCanceled) { event in
+            record(runID, .workflowExecutionCanceled) { event in
                 event.workflowExecutionCanceledEventAttributes = .with {
                     $0.workflowTaskCompletedEventID = completedEventID
                     if attributes.hasDetails { $0.details = attributes.details }
@@ -118,7 +118,7 @@ extension EngineCore {
         case .requestCancelActivityTaskCommandAttributes(let attributes):
             requestCancelActivity(attributes.scheduledEventID, runID: runID, completedEventID: completedEventID)
         case .recordMarkerCommandAttributes(let attributes):
-            appendEvent(runID, .markerRecorded) { event in
+            record(runID, .markerRecorded) { event in
                 event.markerRecordedEventAttributes = .with {
                     $0.markerName = attributes.markerName
                     $0.details = attributes.details
@@ -128,14 +128,14 @@ extension EngineCore {
                 }
             }
         case .upsertWorkflowSearchAttributesCommandAttributes(let attributes):
-            appendEvent(runID, .upsertWorkflowSearchAttributes) { event in
+            record(runID, .upsertWorkflowSearchAttributes) { event in
                 event.upsertWorkflowSearchAttributesEventAttributes = .with {
                     $0.workflowTaskCompletedEventID = completedEventID
                     $0.searchAttributes = attributes.searchAttributes
                 }
             }
         case .modifyWorkflowPropertiesCommandAttributes(let attributes):
-            appendEvent(runID, .workflowPropertiesModified) { event in
+            record(runID, .workflowPropertiesModified) { event in
                 event.workflowPropertiesModifiedEventAttributes = .with {
                     $0.workflowTaskCompletedEventID = completedEventID
                     if attributes.hasUpsertedMemo { $0.upsertedMemo = attributes.upsertedMemo }

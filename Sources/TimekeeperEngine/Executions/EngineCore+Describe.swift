@@ -27,7 +27,7 @@ extension EngineCore {
                 // The first run of the chain (retries and continue-as-new keep it), not this run.
                 $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
                 $0.rootExecution = $0.execution
-                if let started = run.history.first?.workflowExecutionStartedEventAttributes {
+                if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
                     if started.hasMemo { $0.memo = started.memo }
                     if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }
                 }
@@ -36,11 +36,14 @@ extension EngineCore {
     }
 
     package mutating func terminateWorkflow(_ request: TerminateWorkflowRequest, wallNow: Instant) throws(EngineError) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let run = try resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
-        guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
-        terminate(run.ref.runID, reason: request.reason, identity: request.identity,
-                  details: request.hasDetails ? request.details : nil)
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let run = try core.resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
+            guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
+            let runID = run.ref.runID
+            return { core in
+                core.terminate(runID, reason: request.reason, identity: request.identity,
+                               details: request.hasDetails ? request.details : nil)
+            }
+        }
     }
 }

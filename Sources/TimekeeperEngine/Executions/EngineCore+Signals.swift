@@ -7,14 +7,17 @@ package typealias CancelWorkflowRequest = Temporal_Api_Workflowservice_V1_Reques
 
 extension EngineCore {
     package mutating func signalWorkflow(_ request: SignalWorkflowRequest, wallNow: Instant) throws(EngineError) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        guard !request.signalName.isEmpty else { throw .invalidArgument("signal_name is not set") }
-        let run = try resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
-        guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
-        appendSignal(run.ref.runID, name: request.signalName, input: request.hasInput ? request.input : nil,
-                     identity: request.identity, header: request.hasHeader ? request.header : nil)
-        workflowNeedsTask(run.ref.runID)
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            guard !request.signalName.isEmpty else { throw .invalidArgument("signal_name is not set") }
+            let run = try core.resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
+            guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
+            let runID = run.ref.runID
+            return { core in
+                core.appendSignal(runID, name: request.signalName, input: request.hasInput ? request.input : nil,
+                                  identity: request.identity, header: request.hasHeader ? request.header : nil)
+                core.workflowNeedsTask(runID)
+            }
+        }
     }
 
     package mutating func signalWithStart(_ request: SignalWithStartRequest, wallNow: Instant) throws(EngineError)
@@ -50,7 +53,7 @@ extension EngineCore {
 
     mutating func appendSignal(_ runID: String, name: String, input: Payloads?, identity: String,
                                header: Temporal_Api_Common_V1_Header?) {
-        appendEvent(runID, .workflowExecutionSignaled) { event in
+        record(runID, .workflowExecutionSignaled) { event in
             event.workflowExecutionSignaledEventAttributes = .with {
                 $0.signalName = name
                 if let input { $0.input = input }
@@ -61,30 +64,28 @@ extension EngineCore {
     }
 
     package mutating func requestCancelWorkflow(_ request: CancelWorkflowRequest, wallNow: Instant) throws(EngineError) {
-        refresh(wallNow)
-        defer { settle(wallNow) }
-        let run = try resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
-        guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
-        guard !run.cancelRequested else { return }  // asked already: nothing more to record
-        runs[run.ref.runID]!.cancelRequested = true
-        appendEvent(run.ref.runID, .workflowExecutionCancelRequested) { event in
-            event.workflowExecutionCancelRequestedEventAttributes = .with {
-                $0.cause = request.reason
-                $0.identity = request.identity
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let run = try core.resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
+            guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
+            let (runID, askedAlready) = (run.ref.runID, run.cancelRequested)
+            return { core in
+                guard !askedAlready else { return }  // asked already: nothing more to record
+                core.record(runID, .workflowExecutionCancelRequested) { event in
+                    event.workflowExecutionCancelRequestedEventAttributes = .with {
+                        $0.cause = request.reason
+                        $0.identity = request.identity
+                    }
+                }
+                core.workflowNeedsTask(runID)
             }
         }
-        workflowNeedsTask(run.ref.runID)
     }
 
-    /// Something happened that the workflow must see: make sure a workflow task will deliver it.
+    /// Something happened that the workflow must see: make sure a workflow task will deliver it. (The
+    /// run's reducer marks the event unhandled unless a scheduled task will carry it; a completion whose
+    /// commands are being applied schedules the task once they all are.)
     mutating func workflowNeedsTask(_ runID: String) {
-        guard let run = runs[runID], run.isOpen else { return }
-        switch run.workflowTask {
-        case .none where applying?.runID == runID:
-            runs[runID]!.hasUnhandledEvents = true  // scheduled once the completion's commands are applied
-        case .none: scheduleWorkflowTask(runID, attempt: 1)
-        case .scheduled: break  // the task not yet handed out will carry it
-        case .started: runs[runID]!.hasUnhandledEvents = true
-        }
+        guard let run = runs[runID], run.isOpen, run.workflowTask == .none, applying?.runID != runID else { return }
+        scheduleWorkflowTask(runID, attempt: 1)
     }
 }

@@ -14,35 +14,59 @@ extension EngineCore {
     package mutating func startWorkflow(_ request: StartWorkflowRequest, signal: StartSignal? = nil, wallNow: Instant)
         throws(EngineError) -> StartOutcome
     {
-        refresh(wallNow)
-        defer { settle(wallNow) }
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            let decision = try core.decideStart(request)
+            return { core in core.applyStart(decision, request, signal: signal) }
+        }
+    }
+
+    /// What a start request comes to, decided before anything changes.
+    enum StartDecision {
+        /// The same request again (a client retry): answer as the first time.
+        case repeated(runID: String)
+        /// The conflict policy chose the running run (signal-with-start signals it).
+        case useExisting(runID: String)
+        /// A new run, after terminating the running one if the policy says so.
+        case create(terminating: String?)
+    }
+
+    func decideStart(_ request: StartWorkflowRequest) throws(EngineError) -> StartDecision {
         try Self.validate(request)
         let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
-
-        if let currentID = currentRuns[key], let current = runs[currentID] {
-            // The same request again (a client retry): answer as the first time.
-            if current.startRequestID == request.requestID {
-                return StartOutcome(runID: currentID, started: true)
-            }
-            if current.isOpen {
-                switch try Self.onConflict(request) {
-                case .fail: throw Self.alreadyStarted(current)
-                case .useExisting:
-                    if let signal {
-                        appendSignal(currentID, name: signal.name, input: signal.input, identity: request.identity,
-                                     header: signal.header)
-                        workflowNeedsTask(currentID)
-                    }
-                    return StartOutcome(runID: currentID, started: false)
-                case .terminateExisting:
-                    terminate(currentID, reason: "terminated by a start with the terminate-existing conflict policy",
-                              identity: request.identity)
-                }
-            } else if !Self.reuseAllowed(after: current.status, policy: request.workflowIDReusePolicy) {
-                throw Self.alreadyStarted(current)
+        guard let currentID = currentRuns[key], let current = runs[currentID] else { return .create(terminating: nil) }
+        if current.startRequestID == request.requestID { return .repeated(runID: currentID) }
+        if current.isOpen {
+            switch try Self.onConflict(request) {
+            case .fail: throw Self.alreadyStarted(current)
+            case .useExisting: return .useExisting(runID: currentID)
+            case .terminateExisting: return .create(terminating: currentID)
             }
         }
-        return StartOutcome(runID: createRun(request, key: key, signal: signal), started: true)
+        guard Self.reuseAllowed(after: current.status, policy: request.workflowIDReusePolicy) else {
+            throw Self.alreadyStarted(current)
+        }
+        return .create(terminating: nil)
+    }
+
+    mutating func applyStart(_ decision: StartDecision, _ request: StartWorkflowRequest, signal: StartSignal?)
+        -> StartOutcome
+    {
+        switch decision {
+        case .repeated(let runID): return StartOutcome(runID: runID, started: true)
+        case .useExisting(let runID):
+            if let signal {
+                appendSignal(runID, name: signal.name, input: signal.input, identity: request.identity, header: signal.header)
+                workflowNeedsTask(runID)
+            }
+            return StartOutcome(runID: runID, started: false)
+        case .create(let terminating):
+            if let terminating {
+                terminate(terminating, reason: "terminated by a start with the terminate-existing conflict policy",
+                          identity: request.identity)
+            }
+            let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
+            return StartOutcome(runID: startRun(request, key: key, signal: signal), started: true)
+        }
     }
 
     private enum ConflictAction { case fail, useExisting, terminateExisting }
@@ -120,7 +144,7 @@ extension EngineCore {
     }
 
     @discardableResult
-    mutating func createRun(
+    mutating func startRun(
         _ request: StartWorkflowRequest, key: WorkflowKey, signal: StartSignal? = nil,
         continuing continuation: Continuation? = nil
     ) -> String {
@@ -133,17 +157,8 @@ extension EngineCore {
         let startTime = now
         let firstRunID = continuation?.firstRunID ?? runID
         let backoff = continuation?.backoff ?? Duration(protobuf: request.workflowStartDelay)
-        var run = WorkflowRun(
-            ref: ref, workflowType: request.workflowType.name, taskQueue: request.taskQueue.name,
-            timeouts: timeouts, startRequestID: request.requestID, startedAt: startTime)
-        run.attempt = continuation?.attempt ?? 1
-        run.retryPolicy = request.hasRetryPolicy ? RetryRules.withDefaults(request.retryPolicy) : nil
-        run.firstRunID = firstRunID
-        run.startRequest = request
-        runs[runID] = run
-        currentRuns[key] = runID
-
-        appendEvent(runID, .workflowExecutionStarted) { event in
+        let retryPolicy = request.hasRetryPolicy ? RetryRules.withDefaults(request.retryPolicy) : nil
+        createRun(ref, request: request) { event in
             event.workflowExecutionStartedEventAttributes = .with {
                 $0.workflowType = request.workflowType
                 $0.taskQueue = request.taskQueue
@@ -155,9 +170,9 @@ extension EngineCore {
                 $0.originalExecutionRunID = runID
                 $0.firstExecutionRunID = firstRunID
                 $0.identity = request.identity
-                $0.attempt = run.attempt
+                $0.attempt = continuation?.attempt ?? 1
                 $0.workflowExecutionExpirationTime = (startTime + timeouts.execution).timestamp
-                if let retryPolicy = run.retryPolicy { $0.retryPolicy = retryPolicy }
+                if let retryPolicy { $0.retryPolicy = retryPolicy }
                 $0.cronSchedule = request.cronSchedule
                 if request.hasMemo { $0.memo = request.memo }
                 if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
@@ -175,13 +190,8 @@ extension EngineCore {
         if let signal {
             appendSignal(runID, name: signal.name, input: signal.input, identity: request.identity, header: signal.header)
         }
-        runs[runID]!.runTimeoutEntry = timetable.add(
-            at: startTime + backoff + timeouts.run, .workflowRunTimeout, owner: ref)
-        if backoff > .zero {
-            runs[runID]!.backoffEntry = timetable.add(at: startTime + backoff, .workflowBackoff, owner: ref)
-        } else {
-            scheduleWorkflowTask(runID, attempt: 1)
-        }
+        // With a backoff, the first workflow task waits for its timetable entry (see `Refresher`).
+        if backoff <= .zero { scheduleWorkflowTask(runID, attempt: 1) }
         return runID
     }
 
@@ -200,7 +210,7 @@ extension EngineCore {
         var nextRunID = ""
         if case .retry(let delay) = decision, let request = run.startRequest {
             nextRunID = makeRunIDPeek()
-            appendEvent(runID, .workflowExecutionFailed) { event in
+            record(runID, .workflowExecutionFailed) { event in
                 event.workflowExecutionFailedEventAttributes = .with {
                     $0.failure = failure
                     $0.retryState = .inProgress
@@ -209,7 +219,7 @@ extension EngineCore {
                 }
             }
             close(runID, .failed)
-            createRun(
+            startRun(
                 request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
                 continuing: Continuation(
                     previousRunID: runID, firstRunID: run.firstRunID, attempt: run.attempt + 1, initiator: .retry,
@@ -217,7 +227,7 @@ extension EngineCore {
             return
         }
         let retryState: Temporal_Api_Enums_V1_RetryState = if case .stop(let state) = decision { state } else { .retryPolicyNotSet }
-        appendEvent(runID, .workflowExecutionFailed) { event in
+        record(runID, .workflowExecutionFailed) { event in
             event.workflowExecutionFailedEventAttributes = .with {
                 $0.failure = failure
                 $0.retryState = retryState
@@ -245,7 +255,7 @@ extension EngineCore {
         if attributes.hasRetryPolicy { request.retryPolicy = attributes.retryPolicy }
         request.workflowStartDelay = .init()
         let nextRunID = makeRunIDPeek()
-        appendEvent(runID, .workflowExecutionContinuedAsNew) { event in
+        record(runID, .workflowExecutionContinuedAsNew) { event in
             event.workflowExecutionContinuedAsNewEventAttributes = .with {
                 $0.newExecutionRunID = nextRunID
                 $0.workflowType = request.workflowType
@@ -259,7 +269,7 @@ extension EngineCore {
             }
         }
         close(runID, .continuedAsNew)
-        createRun(
+        startRun(
             request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
             continuing: Continuation(
                 previousRunID: runID, firstRunID: run.firstRunID, attempt: 1, initiator: .workflow,

@@ -4,128 +4,191 @@ package import TemporalAPI
 package typealias HistoryEvent = Temporal_Api_History_V1_HistoryEvent
 package typealias ExecutionStatus = Temporal_Api_Enums_V1_WorkflowExecutionStatus
 
-/// The mutable state of one workflow run: its history (the source of truth) and what is derived from
-/// it to decide quickly what happens next.
-package struct WorkflowRun: Sendable {
-    /// Where the run's workflow task stands. At most one workflow task is outstanding per run.
-    package enum WorkflowTaskState: Sendable, Equatable {
-        case none
-        case scheduled(scheduledEventID: Int64, attempt: Int32, scheduledAt: Instant)
-        case started(scheduledEventID: Int64, startedEventID: Int64, attempt: Int32, scheduledAt: Instant,
-                     startedAt: Instant, timeout: EntryID)
-
-        var scheduledEventID: Int64? {
-            switch self {
-            case .none: nil
-            case .scheduled(let id, _, _), .started(let id, _, _, _, _, _): id
-            }
-        }
-
-        /// Whether this is the scheduled, not yet started task with this scheduled event id.
-        func isWaiting(_ scheduledEventID: Int64) -> Bool {
-            if case .scheduled(scheduledEventID, _, _) = self { return true }
-            return false
-        }
-
-        var attempt: Int32 {
-            switch self {
-            case .none: 0
-            case .scheduled(_, let attempt, _), .started(_, _, let attempt, _, _, _): attempt
-            }
-        }
-    }
+/// The mutable state of one workflow run: a summary of its changes (`RunChange`), built by one reducer,
+/// `apply(_:)`, on the live path and when a run is rebuilt from what a store kept alike.
+///
+/// The history itself is not in here (the core keeps it beside the runs, see `EngineCore.histories`):
+/// copies of a run are made freely, and a long history must not be copied with them.
+package struct WorkflowRun: Sendable, Equatable {
+    package typealias WorkflowTaskState = TimekeeperEngine.WorkflowTaskState
 
     package let ref: RunRef
     package let workflowType: String
     package let taskQueue: String
     package let timeouts: WorkflowTimeouts
-    package let startRequestID: String
     package let startedAt: Instant
+    /// The first workflow task's delay (a retry's backoff or a start delay).
+    package let backoff: Duration
+    /// Workflow retry: this run's attempt, the policy and the first run of the chain.
+    package let attempt: Int32
+    package let retryPolicy: RetryPolicy?
+    package let firstRunID: String
+    /// The start request this run was made from (nil when rebuilt from events alone).
+    package private(set) var startRequest: StartWorkflowRequest?
+    package var startRequestID: String { startRequest?.requestID ?? "" }
+
     package private(set) var status: ExecutionStatus = .running
     package private(set) var closedAt: Instant?
-    /// The run's events. A reference, so that the transient copies of a run that transitions make never
-    /// duplicate a long history when it grows (see `EventLog`).
-    private let log = EventLog()
-    package var history: [HistoryEvent] { log.events }
-    package var workflowTask: WorkflowTaskState = .none
+    package private(set) var lastEventID: Int64 = 0
+    package private(set) var workflowTask: WorkflowTaskState = .none
+    /// Whether the first workflow task was scheduled yet (until then a backoff may be pending).
+    package private(set) var firstTaskScheduled = false
     /// The started event id of the last completed workflow task (`previous_started_event_id`).
-    package var lastCompletedWorkflowTaskStartedEventID: Int64 = 0
-    /// Set when events arrive while a workflow task runs, so that another is scheduled after it.
-    package var hasUnhandledEvents = false
-    package var runTimeoutEntry: EntryID?
-    /// The first workflow task's backoff (a retry's or a start delay) until the task is scheduled, when it
-    /// fires or earlier (a signal): left behind, it would schedule a needless task or outlive the run.
-    package var backoffEntry: EntryID?
+    package private(set) var lastCompletedWorkflowTaskStartedEventID: Int64 = 0
+    /// Events the workflow must see arrived while no workflow task was scheduled to carry them.
+    package private(set) var hasUnhandledEvents = false
     /// The worker-specific queue of the worker that has this run cached (from the last completion's
     /// `sticky_attributes`), and how long a task may wait there before it goes to the normal queue.
-    package var stickyQueue: String?
-    package var stickyScheduleToStart: Duration = .seconds(5)
-    package var stickyTimeoutEntry: EntryID?
-    /// Pending user timers by timer id: the started event and the timetable entry.
-    package var timers: [String: (startedEventID: Int64, entry: EntryID)] = [:]
+    package private(set) var stickyQueue: String?
+    package private(set) var stickyScheduleToStart: Duration = .seconds(5)
+    package private(set) var timers: [String: TimerState] = [:]
     /// Open activities by scheduled event id.
-    package var activities: [Int64: ActivityState] = [:]
-    package var cancelRequested = false
-    /// Consistent queries waiting for this run's next workflow task.
-    package var bufferedQueries: [QueryID] = []
-    /// Queries handed out with the workflow task now running, answered by its completion.
-    package var queriesInFlight: [QueryID] = []
-    /// Workflow retry: this run's attempt, the policy and the first run of the chain.
-    package var attempt: Int32 = 1
-    package var retryPolicy: RetryPolicy?
-    package var firstRunID: String = ""
-    /// The start request this run was created from (for retries that start the next run).
-    package var startRequest: StartWorkflowRequest?
+    package private(set) var activities: [Int64: ActivityState] = [:]
+    package private(set) var cancelRequested = false
 
-    package init(ref: RunRef, workflowType: String, taskQueue: String, timeouts: WorkflowTimeouts,
-                 startRequestID: String, startedAt: Instant) {
+    /// A run from its WorkflowExecutionStarted event.
+    init(ref: RunRef, started event: HistoryEvent) {
+        let attributes = event.workflowExecutionStartedEventAttributes
         self.ref = ref
-        self.workflowType = workflowType
-        self.taskQueue = taskQueue
-        self.timeouts = timeouts
-        self.startRequestID = startRequestID
-        self.startedAt = startedAt
+        workflowType = attributes.workflowType.name
+        taskQueue = attributes.taskQueue.name
+        timeouts = WorkflowTimeouts(
+            execution: Duration(protobuf: attributes.workflowExecutionTimeout),
+            run: Duration(protobuf: attributes.workflowRunTimeout),
+            workflowTask: Duration(protobuf: attributes.workflowTaskTimeout))
+        startedAt = Instant(event.eventTime)
+        backoff = Duration(protobuf: attributes.firstWorkflowTaskBackoff)
+        attempt = max(1, attributes.attempt)
+        retryPolicy = attributes.hasRetryPolicy ? attributes.retryPolicy : nil
+        firstRunID = attributes.firstExecutionRunID.isEmpty ? ref.runID : attributes.firstExecutionRunID
+        lastEventID = event.eventID
     }
 
     package var isOpen: Bool { status == .running }
-    package var lastEventID: Int64 { Int64(log.events.count) }
-    package var closeEvent: HistoryEvent? { isOpen ? nil : log.events.last }
 
-    /// Events from `firstEventID` on (1-based), without copying the rest of the history.
-    package func events(from firstEventID: Int64) -> ArraySlice<HistoryEvent> {
-        let start = min(max(0, Int(firstEventID) - 1), log.events.count)
-        return log.events[start...]
+    // MARK: The reducer
+
+    /// Applies one change; a change that does not fit (an event out of place) is refused, the run unchanged.
+    package mutating func apply(_ change: RunChange) throws(RunChangeError) {
+        switch change {
+        case .event(let event): try apply(event)
+        case .note(let note): try apply(note)
+        }
     }
 
-    /// Appends one event, numbering it; `taskID` is the engine-wide sequence number.
-    @discardableResult
-    package mutating func append(
-        _ type: Temporal_Api_Enums_V1_EventType, at time: Instant, taskID: Int64,
-        _ fill: (inout HistoryEvent) -> Void
-    ) -> Int64 {
-        var event = HistoryEvent()
-        event.eventID = lastEventID + 1
-        event.eventTime = time.timestamp
-        event.eventType = type
-        event.taskID = taskID
-        fill(&event)
-        log.events.append(event)
-        return event.eventID
+    private mutating func apply(_ event: HistoryEvent) throws(RunChangeError) {
+        guard event.eventID == lastEventID + 1 else {
+            throw RunChangeError(.invalidTransition, "event \(event.eventID) follows event \(lastEventID)")
+        }
+        let time = Instant(event.eventTime)
+        let id = event.eventID
+        switch event.attributes {
+        case .workflowTaskScheduledEventAttributes(let attributes)?:
+            try workflowTask.schedule(eventID: id, attempt: attributes.attempt, at: time)
+            firstTaskScheduled = true
+            hasUnhandledEvents = false
+        case .workflowTaskStartedEventAttributes(let attributes)?:
+            try workflowTask.start(eventID: id, scheduledEventID: attributes.scheduledEventID, at: time)
+        case .workflowTaskCompletedEventAttributes(let attributes)?:
+            lastCompletedWorkflowTaskStartedEventID = try workflowTask.end(
+                "WorkflowTaskCompleted", eventID: id, scheduledEventID: attributes.scheduledEventID)
+        case .workflowTaskFailedEventAttributes(let attributes)?:
+            try workflowTask.end("WorkflowTaskFailed", eventID: id, scheduledEventID: attributes.scheduledEventID)
+        case .workflowTaskTimedOutEventAttributes(let attributes)?:
+            try workflowTask.end("WorkflowTaskTimedOut", eventID: id, scheduledEventID: attributes.scheduledEventID)
+        case .timerStartedEventAttributes(let attributes)?:
+            try timers.startTimer(
+                attributes.timerID, eventID: id, fireAt: time + Duration(protobuf: attributes.startToFireTimeout))
+        case .timerFiredEventAttributes(let attributes)?:
+            try timers.endTimer(attributes.timerID, startedEventID: attributes.startedEventID, event: "TimerFired", eventID: id)
+            noteInput()
+        case .timerCanceledEventAttributes(let attributes)?:
+            try timers.endTimer(attributes.timerID, startedEventID: attributes.startedEventID, event: "TimerCanceled", eventID: id)
+        case .activityTaskScheduledEventAttributes(let attributes)?:
+            activities[id] = ActivityState(scheduledEventID: id, attributes, at: time)
+        case .activityTaskStartedEventAttributes(let attributes)?:
+            _ = try activity(attributes.scheduledEventID, "ActivityTaskStarted", id)
+        case .activityTaskCancelRequestedEventAttributes(let attributes)?:
+            _ = try activity(attributes.scheduledEventID, "ActivityTaskCancelRequested", id)
+            activities[attributes.scheduledEventID]!.requestCancel(eventID: id)
+        case .activityTaskCompletedEventAttributes(let attributes)?:
+            try closeActivity(attributes.scheduledEventID, "ActivityTaskCompleted", id)
+        case .activityTaskFailedEventAttributes(let attributes)?:
+            try closeActivity(attributes.scheduledEventID, "ActivityTaskFailed", id)
+        case .activityTaskTimedOutEventAttributes(let attributes)?:
+            try closeActivity(attributes.scheduledEventID, "ActivityTaskTimedOut", id)
+        case .activityTaskCanceledEventAttributes(let attributes)?:
+            try closeActivity(attributes.scheduledEventID, "ActivityTaskCanceled", id)
+        case .workflowExecutionSignaledEventAttributes?:
+            noteInput()
+        case .workflowExecutionCancelRequestedEventAttributes?:
+            cancelRequested = true
+            noteInput()
+        case .workflowExecutionCompletedEventAttributes?: close(.completed, at: time)
+        case .workflowExecutionFailedEventAttributes?: close(.failed, at: time)
+        case .workflowExecutionTimedOutEventAttributes?: close(.timedOut, at: time)
+        case .workflowExecutionCanceledEventAttributes?: close(.canceled, at: time)
+        case .workflowExecutionTerminatedEventAttributes?: close(.terminated, at: time)
+        case .workflowExecutionContinuedAsNewEventAttributes?: close(.continuedAsNew, at: time)
+        case .workflowExecutionStartedEventAttributes?:
+            throw RunChangeError(.invalidTransition, "WorkflowExecutionStarted (event \(id)) in a run that has started")
+        default:
+            break  // markers, search attribute upserts, property changes: history only
+        }
+        lastEventID = id  // each case above refuses before it changes anything
     }
 
-    /// Marks the run closed; the caller has appended the close event.
-    package mutating func close(_ status: ExecutionStatus, at time: Instant) {
-        precondition(status != .running, "close(_:) needs a terminal status")
+    private mutating func apply(_ note: RunNote) throws(RunChangeError) {
+        switch note {
+        case .created(let request): startRequest = request
+        case .stickyQueueSet(let name, let scheduleToStart):
+            stickyQueue = name
+            stickyScheduleToStart = scheduleToStart
+        case .stickyQueueCleared: stickyQueue = nil
+        case .activityAttemptStarted(let scheduled, let identity, let time):
+            _ = try activity(scheduled, "an attempt's start", 0)
+            try activities[scheduled]!.startAttempt(identity: identity, at: time)
+        case .activityHeartbeat(let scheduled, let details, let time):
+            _ = try activity(scheduled, "a heartbeat", 0)
+            try activities[scheduled]!.heartbeat(details: details, at: time)
+        case .activityAttemptFailed(let scheduled, let failure, let retryAt):
+            _ = try activity(scheduled, "an attempt's failure", 0)
+            try activities[scheduled]!.failAttempt(failure, retryAt: retryAt)
+        case .activityAttemptScheduled(let scheduled, let time):
+            _ = try activity(scheduled, "a retry", 0)
+            try activities[scheduled]!.scheduleAttempt(at: time)
+        }
+    }
+
+    /// An event the workflow must see arrived: unless a scheduled task will carry it, another is needed.
+    private mutating func noteInput() {
+        if case .scheduled = workflowTask { return }
+        hasUnhandledEvents = true
+    }
+
+    private func activity(_ scheduledEventID: Int64, _ what: String, _ eventID: Int64) throws(RunChangeError)
+        -> ActivityState
+    {
+        guard let activity = activities[scheduledEventID] else {
+            let source = eventID > 0 ? "\(what) (event \(eventID))" : what
+            throw RunChangeError(.unknownEntity, "\(source) names activity \(scheduledEventID), which is not open")
+        }
+        return activity
+    }
+
+    private mutating func closeActivity(_ scheduledEventID: Int64, _ name: String, _ eventID: Int64) throws(RunChangeError) {
+        _ = try activity(scheduledEventID, name, eventID)
+        activities[scheduledEventID] = nil
+        noteInput()
+    }
+
+    /// The run closed: nothing of it stays pending.
+    private mutating func close(_ status: ExecutionStatus, at time: Instant) {
         self.status = status
         closedAt = time
         workflowTask = .none
         hasUnhandledEvents = false
+        timers = [:]
+        activities = [:]
     }
-}
-
-/// A run's history, boxed. `WorkflowRun` is a value that transitions copy into locals; with the events
-/// inline, every append while such a copy lived would copy the whole history (O(n) per event). Only
-/// `EngineCore` touches it, always under the engine's lock.
-final class EventLog: @unchecked Sendable {
-    var events: [HistoryEvent] = []
 }

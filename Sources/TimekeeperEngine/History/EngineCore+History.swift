@@ -52,7 +52,7 @@ extension EngineCore {
         let firstEventID = try HistoryPageToken.decode(request.nextPageToken, runID: run.ref.runID) ?? 1
 
         if request.historyEventFilterType == .closeEvent {
-            if let close = run.closeEvent {
+            if let close = closeEvent(run.ref.runID) {
                 noteResultRead(run.ref.runID)
                 return .page(.with { $0.history.events = [close] })
             }
@@ -66,7 +66,7 @@ extension EngineCore {
             return .waitForChange(runID: run.ref.runID, emptyPage: Self.emptyHistoryPage(from: firstEventID, of: run))
         }
         let pageSize = request.maximumPageSize > 0 ? Int(request.maximumPageSize) : Self.defaultHistoryPageSize
-        let events = Array(run.events(from: firstEventID).prefix(pageSize))
+        let events = Array(self.events(run.ref.runID, from: firstEventID).prefix(pageSize))
         let nextEventID = firstEventID + Int64(events.count)
         // A long-polling reader of an open run always gets a token to wait on from.
         let more = nextEventID <= run.lastEventID || (request.waitNewEvent && run.isOpen)

@@ -16,6 +16,9 @@ package struct Timetable: Sendable {
     private var heap = Heap<Slot>()
     private var live: [EntryID: TimetableEntry] = [:]
     private var nextID: UInt64 = 1
+    /// The entries each run owns, by kind, with the fire time each was added for. An entry that fired stays
+    /// here (spent) until its run's state stops calling for it, so that firing it again is never re-added.
+    private var owned: [String: [TimetableEntry.Kind: (id: EntryID, fireAt: Instant)]] = [:]
 
     package init() {}
 
@@ -38,6 +41,29 @@ package struct Timetable: Sendable {
     }
 
     package func entry(_ id: EntryID) -> TimetableEntry? { live[id] }
+
+    /// The live entries a run owns.
+    package func entries(ownedBy runID: String) -> [TimetableEntry] {
+        (owned[runID] ?? [:]).values.compactMap { live[$0.id] }.sorted { ($0.fireAt, $0.id) < ($1.fireAt, $1.id) }
+    }
+
+    /// Makes the entries `owner` has exactly `desired` (kind and fire time, in the order new ones are to be
+    /// added): entries no longer called for, or called for at another time, are cancelled; missing ones are
+    /// added. An empty `desired` cancels everything the run owns, in one call.
+    package mutating func sync(owner: RunRef, desired: [(kind: TimetableEntry.Kind, fireAt: Instant)]) {
+        var mine = owned.removeValue(forKey: owner.runID) ?? [:]
+        if mine.isEmpty && desired.isEmpty { return }
+        var wanted: [TimetableEntry.Kind: Instant] = [:]
+        for entry in desired { wanted[entry.kind] = entry.fireAt }
+        for (kind, entry) in mine where wanted[kind] != entry.fireAt {
+            live.removeValue(forKey: entry.id)
+            mine[kind] = nil
+        }
+        for entry in desired where mine[entry.kind] == nil {
+            mine[entry.kind] = (add(at: entry.fireAt, entry.kind, owner: owner), entry.fireAt)
+        }
+        if !mine.isEmpty { owned[owner.runID] = mine }
+    }
 
     /// The soonest live entry.
     package mutating func next() -> TimetableEntry? {

@@ -9,7 +9,7 @@ internal import TimekeeperEngine
 ///
 /// Why not grpc-swift-2's server and transport: they give every RPC its own HTTP/2 stream channel, an
 /// async writer for the response parts and a few tasks, which cost ~240 µs of CPU per call here, more than
-/// the Java test server's whole call (profile in benchmarks/results/profile-burst-2026-11-25.md). Every
+/// the Java test server's whole call (profile in Benchmarks/Servers/results/profile-burst-2026-11-25.md). Every
 /// method Temporal's SDKs call is unary, so the connection keeps one small record per open stream instead:
 /// the request's DATA is gathered until the client ends its side, decoded, and answered with
 /// HEADERS + DATA + trailers. Methods that answer at once run right here on the event loop; the ones that

@@ -18,12 +18,6 @@ struct RequestHeaders: Sendable {
         guard let client = timeout else { return bound }
         return max(.zero, min(bound, client - .milliseconds(500)))
     }
-
-    /// What a call may take before its answer is due: the client's deadline, capped by `bound`.
-    func callTimeout(bound: Duration) -> Duration {
-        guard let client = timeout else { return bound }
-        return max(.zero, min(bound, client))
-    }
 }
 
 /// The `grpc-timeout` header: "TimeoutValue TimeoutUnit", at most 8 ASCII digits and one of H M S m u n

@@ -53,10 +53,10 @@ enum WebServer {
         case "/api/history":
             let namespace = query["namespace"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
             let events: [HistoryEvent]? = engine.inspect { core, _ in
-                try? core.resolveRun(
+                (try? core.resolveRun(
                     namespace: namespace,
                     .with { $0.workflowID = query["workflow_id"] ?? ""; $0.runID = query["run_id"] ?? "" }
-                ).history
+                )).map { core.history($0.ref.runID) }
             }
             guard let events else { return (.notFound, "text/plain", "no such workflow run") }
             return json(Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryResponse.with { $0.history.events = events })

@@ -1,8 +1,7 @@
 @testable import TimekeeperEngine
 
 /// Everything of the core's state that a transition can touch, compared field by field so that a refused
-/// request that changed something names what. (A copy of the core would not do: runs share their event
-/// logs between copies, so the copy's history would change with the original's.)
+/// request that changed something names what.
 struct CoreSnapshot {
     struct Run: Equatable {
         var status: ExecutionStatus
@@ -12,9 +11,7 @@ struct CoreSnapshot {
         var hasUnhandledEvents: Bool
         var cancelRequested: Bool
         var stickyQueue: String?
-        var runTimeoutEntry: EntryID?
-        var stickyTimeoutEntry: EntryID?
-        var backoffEntry: EntryID?
+        var entries: [EntryID]
         var timers: [String: Int64]
         var activities: [Int64: Activity]
         var bufferedQueries: [QueryID]
@@ -26,7 +23,6 @@ struct CoreSnapshot {
         var phase: ActivityState.Phase
         var cancelRequested: Bool
         var lastHeartbeatAt: Instant?
-        var entries: [EntryID]
     }
 
     private var runs: [String: Run]
@@ -57,14 +53,14 @@ struct CoreSnapshot {
                 status: run.status, lastEventID: run.lastEventID, workflowTask: run.workflowTask,
                 lastCompletedStartedEventID: run.lastCompletedWorkflowTaskStartedEventID,
                 hasUnhandledEvents: run.hasUnhandledEvents, cancelRequested: run.cancelRequested,
-                stickyQueue: run.stickyQueue, runTimeoutEntry: run.runTimeoutEntry, stickyTimeoutEntry: run.stickyTimeoutEntry,
-                backoffEntry: run.backoffEntry, timers: run.timers.mapValues(\.startedEventID),
+                stickyQueue: run.stickyQueue, entries: core.timetable.entries(ownedBy: runID).map(\.id),
+                timers: run.timers.mapValues(\.startedEventID),
                 activities: run.activities.mapValues {
                     Activity(
                         attempt: $0.attempt, phase: $0.phase, cancelRequested: $0.cancelRequested,
-                        lastHeartbeatAt: $0.lastHeartbeatAt, entries: $0.attemptEntries + [$0.scheduleToCloseEntry].compactMap { $0 })
+                        lastHeartbeatAt: $0.lastHeartbeatAt)
                 },
-                bufferedQueries: run.bufferedQueries, queriesInFlight: run.queriesInFlight)
+                bufferedQueries: core.queryBook.buffered(for: runID), queriesInFlight: core.queryBook.inFlight(for: runID))
         }
         self.runs = runs
         currentRuns = core.currentRuns
@@ -74,10 +70,10 @@ struct CoreSnapshot {
         permission = core.clock.permission
         self.entries = entries ?? core.timetable.pending.map(\.id)
         queries = core.queries.mapValues(\.route)
-        waitingPollers = Set(core.waitingPollers.keys)
+        waitingPollers = Set(core.matching.waitingPollers.keys)
         sleeps = core.sleeps
-        workflowBacklogs = core.workflowQueues.mapValues(\.backlog).filter { $0.value > 0 }
-        activityBacklogs = core.activityQueues.mapValues(\.backlog).filter { $0.value > 0 }
+        workflowBacklogs = core.matching.workflowQueues.mapValues(\.backlog).filter { $0.value > 0 }
+        activityBacklogs = core.matching.activityQueues.mapValues(\.backlog).filter { $0.value > 0 }
         resultWaiters = core.resultWaiters
         traps = core.traps.count
     }

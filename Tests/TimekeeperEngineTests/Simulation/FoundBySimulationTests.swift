@@ -96,11 +96,11 @@ import Testing
         let poller = PollerID(rawValue: 99)
         #expect(try scenario.core.pollActivityTask(
             namespace: "default", taskQueue: "q", identity: "w", poller: poller, wallNow: scenario.wall) == nil)
-        _ = scenario.core.takeEffects()
+        _ = scenario.core.takeTransition().effects
         try scenario.complete(task, [activityCommand("a"), completeCommand()])
-        let delivered = scenario.core.takeEffects().filter { if case .deliverActivityTask = $0 { true } else { false } }
+        let delivered = scenario.core.takeTransition().effects.filter { if case .deliverActivityTask = $0 { true } else { false } }
         #expect(delivered.isEmpty)
-        #expect(scenario.core.waitingPollers[poller] != nil, "the poller still waits")
+        #expect(scenario.core.matching.waitingPollers[poller] != nil, "the poller still waits")
     }
 
     /// commandBatches (seed 34): a cancel request for an activity that had not started cancels it at once, and its
@@ -114,7 +114,7 @@ import Testing
         let poller = PollerID(rawValue: 99)
         #expect(try scenario.core.pollWorkflowTask(
             namespace: "default", taskQueue: "q", identity: "w", poller: poller, wallNow: scenario.wall) == nil)
-        _ = scenario.core.takeEffects()
+        _ = scenario.core.takeTransition().effects
         try scenario.complete(task, [
             .with { $0.commandType = .requestCancelActivityTask; $0.requestCancelActivityTaskCommandAttributes.scheduledEventID = 5 },
             timerCommand("t", seconds: 60),
@@ -123,7 +123,7 @@ import Testing
             .workflowTaskCompleted, .activityTaskCancelRequested, .activityTaskCanceled, .timerStarted, .workflowTaskScheduled,
             .workflowTaskStarted,
         ])
-        let next = scenario.core.takeEffects().compactMap { if case .deliverWorkflowTask(_, let task) = $0 { task } else { nil } }
+        let next = scenario.core.takeTransition().effects.compactMap { if case .deliverWorkflowTask(_, let task) = $0 { task } else { nil } }
         #expect(next.first?.history.events.contains { $0.eventType == .timerStarted } == true)
     }
 

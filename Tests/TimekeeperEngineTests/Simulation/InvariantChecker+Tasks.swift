@@ -21,16 +21,16 @@ extension InvariantChecker {
             let run = core.runs[query.runID]!
             workflowWork[TaskQueueKey(namespace: run.ref.namespace, name: run.taskQueue), default: 0] += 1
         }
-        for (key, count) in workflowWork where (core.workflowQueues[key]?.backlog ?? 0) < count {
+        for (key, count) in workflowWork where (core.matching.workflowQueues[key]?.backlog ?? 0) < count {
             violations.append(Violation(.noTaskLost, "\(count) workflow or query tasks wait for queue \(key.name), which holds fewer"))
         }
-        for (key, count) in activityWork where (core.activityQueues[key]?.backlog ?? 0) < count {
+        for (key, count) in activityWork where (core.matching.activityQueues[key]?.backlog ?? 0) < count {
             violations.append(Violation(.noTaskLost, "\(count) activity tasks wait for queue \(key.name), which holds fewer"))
         }
         for poll in world.waitingPolls where ((poll.isActivity ? activityWork : workflowWork)[poll.queue] ?? 0) > 0 {
             violations.append(Violation(.noTaskLost, "poller \(poll.id.rawValue) waits on \(poll.queue.name), where a task waits too"))
         }
-        if Set(core.waitingPollers.keys) != Set(world.waitingPolls.map(\.id)) {
+        if Set(core.matching.waitingPollers.keys) != Set(world.waitingPolls.map(\.id)) {
             violations.append(Violation(.noTaskLost, "the core's waiting pollers are not the ones the shell has waiting"))
         }
     }
@@ -51,7 +51,7 @@ extension InvariantChecker {
                 let name = "workflow task \(token.runID)/\(token.scheduledEventID)"
                 if !deliveredWorkflowTasks.insert("\(token.runID)/\(token.scheduledEventID)").inserted { fail("\(name) delivered twice") }
                 guard let run = core.runs[token.runID], run.isOpen,
-                    case .started(token.scheduledEventID, let startedID, token.attempt, _, _, _) = run.workflowTask
+                    case .started(token.scheduledEventID, let startedID, token.attempt, _, _) = run.workflowTask
                 else {
                     if !timedOut(core, token) {
                         fail("\(name) (attempt \(token.attempt)) delivered, but it is not the started task of an open run;"
@@ -64,7 +64,7 @@ extension InvariantChecker {
                 if task.startedEventID != startedID || ids.last != startedID || (first != 1 && first != task.previousStartedEventID + 1)
                     || ids != Array(first..<(first + Int64(ids.count)))
                     || task.previousStartedEventID != run.lastCompletedWorkflowTaskStartedEventID
-                    || task.history.events.contains(where: { run.history[Int($0.eventID) - 1].taskID != $0.taskID })
+                    || task.history.events.contains(where: { core.history(token.runID)[Int($0.eventID) - 1].taskID != $0.taskID })
                 {
                     fail("\(name) carries events \(ids.first ?? 0)...\(ids.last ?? 0), not the run's history up to started event \(startedID)")
                 }
@@ -96,7 +96,7 @@ extension InvariantChecker {
         if token.kind == .activityTask, let activity = run.activities[token.scheduledEventID], activity.attempt > token.attempt {
             return true  // the attempt timed out and waits for its retry (which writes no event)
         }
-        return run.history[(stepStart[token.runID] ?? 0)...].contains { event in
+        return core.history(token.runID)[(stepStart[token.runID] ?? 0)...].contains { event in
             switch event.attributes {
             case .workflowExecutionTimedOutEventAttributes?: true
             case .workflowTaskTimedOutEventAttributes(let a)?:
@@ -109,8 +109,8 @@ extension InvariantChecker {
     }
 
     private func eventsThisStep(_ core: EngineCore, _ runID: String) -> String {
-        guard let run = core.runs[runID] else { return "none" }
-        return run.history[(stepStart[runID] ?? 0)...].map { "\($0.eventID) \($0.eventType)" }.joined(separator: ", ")
+        guard core.runs[runID] != nil else { return "none" }
+        return core.history(runID)[(stepStart[runID] ?? 0)...].map { "\($0.eventID) \($0.eventType)" }.joined(separator: ", ")
     }
 
     mutating func checkQueriesAndSleeps(
@@ -128,8 +128,8 @@ extension InvariantChecker {
         }
         for (id, query) in core.queries where query.route == .buffered {
             let run = core.runs[query.runID]
-            let buffered = run?.bufferedQueries.contains(id) == true
-            let inFlight = run?.queriesInFlight.contains(id) == true
+            let buffered = core.queryBook.buffered(for: query.runID).contains(id)
+            let inFlight = core.queryBook.inFlight(for: query.runID).contains(id)
             var startedTask = false
             if case .started? = run?.workflowTask { startedTask = true }
             if run?.isOpen != true || run?.workflowTask == WorkflowRun.WorkflowTaskState.none || buffered == inFlight
@@ -139,7 +139,8 @@ extension InvariantChecker {
             }
         }
         for run in openRuns {
-            for id in run.bufferedQueries + run.queriesInFlight where core.queries[id]?.route != .buffered {
+            let runID = run.ref.runID
+            for id in core.queryBook.buffered(for: runID) + core.queryBook.inFlight(for: runID) where core.queries[id]?.route != .buffered {
                 violations.append(Violation(.queriesAccounted, "run \(run.ref.runID) waits to answer query \(id.rawValue), which is not buffered"))
             }
         }

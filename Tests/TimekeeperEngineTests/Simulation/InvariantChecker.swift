@@ -88,7 +88,7 @@ struct InvariantChecker {
     }
 
     private mutating func audit(_ core: EngineCore, _ runID: String, _ violations: inout [Violation]) {
-        let history = core.runs[runID]!.history
+        let history = core.history(runID)
         let seen = audits[runID]?.seen ?? 0
         guard history.count > seen else { return }
         stepStart[runID] = seen
@@ -136,7 +136,7 @@ struct InvariantChecker {
             }
             guard run.isOpen else {
                 if run.workflowTask != .none || !run.timers.isEmpty || !run.activities.isEmpty || run.hasUnhandledEvents
-                    || !run.bufferedQueries.isEmpty || !run.queriesInFlight.isEmpty
+                    || !core.queryBook.buffered(for: runID).isEmpty || !core.queryBook.inFlight(for: runID).isEmpty
                 {
                     fail(.stateMatchesHistory, runID, "closed, yet it keeps a workflow task, timers, activities or queries")
                 }
@@ -149,7 +149,7 @@ struct InvariantChecker {
                 case (.none, nil): true
                 case (.scheduled(let scheduled, let attempt, _), let task?):
                     task.scheduled == scheduled && task.attempt == attempt && task.started == nil
-                case (.started(let scheduled, let started, let attempt, _, _, _), let task?):
+                case (.started(let scheduled, let started, let attempt, _, _), let task?):
                     task.scheduled == scheduled && task.attempt == attempt && task.started == started
                 default: false
                 }
@@ -172,7 +172,9 @@ struct InvariantChecker {
             if run.workflowTask == .none, let news = audit.unseenNews {
                 fail(.noUnseenNews, runID, "event \(news.eventID) (\(news.eventType)) waits with no workflow task to show it")
             }
-            if let entryID = run.runTimeoutEntry, let entry = core.timetable.entry(entryID), let started = audit.started {
+            if let entry = core.timetable.entries(ownedBy: runID).first(where: { $0.kind == .workflowRunTimeout }),
+                let started = audit.started
+            {
                 let expected = run.startedAt + Duration(protobuf: started.firstWorkflowTaskBackoff)
                     + Duration(protobuf: started.workflowRunTimeout)
                 if entry.fireAt != expected {
@@ -305,40 +307,44 @@ struct InvariantChecker {
         var referenced: Set<EntryID> = []
         for run in openRuns {
             let runID = run.ref.runID
-            func require(_ id: EntryID?, _ kind: TimetableEntry.Kind, _ what: String) {
-                if let id { referenced.insert(id) }
-                guard let id, let entry = core.timetable.entry(id), entry.kind == kind else {
+            var owned: [TimetableEntry.Kind: TimetableEntry] = [:]
+            for entry in core.timetable.entries(ownedBy: runID) { owned[entry.kind] = entry }
+            referenced.formUnion(owned.values.map(\.id))
+            func require(_ kind: TimetableEntry.Kind, _ what: String) {
+                guard owned[kind] != nil else {
                     violations.append(Violation(.deadlinesPending, "run \(runID): \(what) has no pending \(kind) entry"))
                     return
                 }
             }
-            require(run.runTimeoutEntry, .workflowRunTimeout, "the run")
-            if run.backoffEntry != nil { require(run.backoffEntry, .workflowBackoff, "its first task's backoff") }
-            if let id = run.stickyTimeoutEntry { referenced.insert(id) }
+            require(.workflowRunTimeout, "the run")
+            if !run.firstTaskScheduled && run.backoff > .zero { require(.workflowBackoff, "its first task's backoff") }
             switch run.workflowTask {
-            case .started(let scheduled, _, let attempt, _, _, let timeout):
-                require(timeout, .workflowTaskTimeout(scheduledEventID: scheduled, attempt: attempt), "its started workflow task")
+            case .started(let scheduled, _, let attempt, _, _):
+                require(.workflowTaskTimeout(scheduledEventID: scheduled, attempt: attempt), "its started workflow task")
             case .scheduled(let scheduled, _, _) where run.stickyQueue != nil:
-                require(run.stickyTimeoutEntry, .stickyScheduleToStart(scheduledEventID: scheduled), "its sticky workflow task")
+                require(.stickyScheduleToStart(scheduledEventID: scheduled), "its sticky workflow task")
             default: break
             }
             for (timerID, timer) in run.timers {
-                require(timer.entry, .userTimer(timerID: timerID, startedEventID: timer.startedEventID), "timer \(timerID)")
+                require(.userTimer(timerID: timerID, startedEventID: timer.startedEventID), "timer \(timerID)")
             }
             for activity in run.activities.values {
                 let scheduled = activity.scheduledEventID
-                referenced.formUnion(activity.attemptEntries)
-                require(activity.scheduleToCloseEntry, .activityTimeout(scheduledEventID: scheduled, attempt: 0, .scheduleToClose),
-                        "activity \(scheduled)")
+                require(.activityTimeout(scheduledEventID: scheduled, attempt: 0, .scheduleToClose), "activity \(scheduled)")
                 let kind: TimetableEntry.Kind =
                     switch activity.phase {
                     case .scheduled: .activityTimeout(scheduledEventID: scheduled, attempt: activity.attempt, .scheduleToStart)
                     case .started: .activityTimeout(scheduledEventID: scheduled, attempt: activity.attempt, .startToClose)
                     case .backingOff: .activityRetry(scheduledEventID: scheduled, attempt: activity.attempt)
                     }
-                if !activity.attemptEntries.contains(where: { core.timetable.entry($0)?.kind == kind }) {
+                if owned[kind] == nil {
                     violations.append(Violation(.deadlinesPending, "run \(runID): activity \(scheduled) (\(activity.phase)) has no pending \(kind) entry"))
                 }
+            }
+            // Nothing more than its state calls for, at the times it calls for them.
+            let derived = Dictionary(Refresher.entries(of: run).map { ($0.kind, $0.fireAt) }, uniquingKeysWith: { first, _ in first })
+            for entry in owned.values where derived[entry.kind] != entry.fireAt {
+                violations.append(Violation(.timetableOwnership, "run \(runID): \(entry) is not what its state calls for"))
             }
         }
         for entry in pending {

@@ -202,7 +202,7 @@ struct SimulationWorld {
     private mutating func absorbEffects(into report: inout Report) {
         var deliveries = pendingDeliveries
         pendingDeliveries = []
-        for effect in core.takeEffects() {
+        for effect in core.takeTransition().effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):
                 if let index = waitingPolls.firstIndex(where: { $0.id == poller && !$0.isActivity }) {

@@ -1,0 +1,190 @@
+internal import SwiftProtobuf
+package import TemporalAPI
+internal import Foundation
+
+package typealias CompleteWorkflowTaskRequest = Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedRequest
+package typealias FailWorkflowTaskRequest = Temporal_Api_Workflowservice_V1_RespondWorkflowTaskFailedRequest
+
+/// How a started workflow task ends (completed with commands, failed, timed out), and how a run closes.
+extension EngineCore {
+    /// A started workflow task a token names.
+    struct StartedTask {
+        var runID: String
+        var scheduledEventID: Int64
+        var startedEventID: Int64
+        var attempt: Int32
+    }
+
+    /// The run and started workflow task a token names, or the error Temporal gives for a stale token.
+    private func startedWorkflowTask(_ tokenData: Data) throws(EngineError) -> (run: WorkflowRun, task: StartedTask) {
+        let token = try TaskToken(tokenData)
+        guard token.kind == .workflowTask else {
+            throw .invalidArgument("task_token names a \(token.kind) task, not a workflow task")
+        }
+        guard let run = runs[token.runID] else {
+            throw EngineError(.notFound, "workflow execution not found for run \(token.runID)")
+        }
+        guard run.isOpen else { throw EngineError(.notFound, "Workflow execution already completed.") }
+        guard case .started(let scheduledID, let startedID, let attempt, _, _) = run.workflowTask,
+            scheduledID == token.scheduledEventID, attempt == token.attempt
+        else {
+            throw EngineError(.notFound, "Workflow task not found: it already completed, failed or timed out.")
+        }
+        return (run, StartedTask(runID: run.ref.runID, scheduledEventID: scheduledID, startedEventID: startedID,
+                                 attempt: attempt))
+    }
+
+    package mutating func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest, wallNow: Instant)
+        throws(EngineError)
+    {
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            try Self.requireNamespace(request.namespace)
+            let (run, task) = try core.startedWorkflowTask(request.taskToken)
+            var openIDs = OpenIDs(run)
+            for (index, command) in request.commands.enumerated() {
+                try core.validate(command, at: index, run: run, openIDs: &openIDs)
+            }
+            // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
+            // UNHANDLED_COMMAND), so that it gets to see them.
+            let refused = run.hasUnhandledEvents && request.commands.contains { Self.closesWorkflow($0.commandType) }
+            return { core in
+                if refused {
+                    core.refuseCompletion(task, request)
+                } else {
+                    core.applyCompletion(task, request)
+                }
+            }
+        }
+    }
+
+    private mutating func refuseCompletion(_ task: StartedTask, _ request: CompleteWorkflowTaskRequest) {
+        record(task.runID, .workflowTaskFailed) { event in
+            event.workflowTaskFailedEventAttributes = .with {
+                $0.scheduledEventID = task.scheduledEventID
+                $0.startedEventID = task.startedEventID
+                $0.cause = .unhandledCommand
+                $0.identity = request.identity
+            }
+        }
+        answerQueries(task.runID, results: request.queryResults)
+        clearStickiness(task.runID)  // the worker must replay: its commands were not applied
+        scheduleWorkflowTask(task.runID, attempt: 1)
+    }
+
+    private mutating func applyCompletion(_ task: StartedTask, _ request: CompleteWorkflowTaskRequest) {
+        let runID = task.runID
+        let completedID = record(runID, .workflowTaskCompleted) { event in
+            event.workflowTaskCompletedEventAttributes = .with {
+                $0.scheduledEventID = task.scheduledEventID
+                $0.startedEventID = task.startedEventID
+                $0.identity = request.identity
+                $0.binaryChecksum = request.binaryChecksum
+                if request.hasSdkMetadata { $0.sdkMetadata = request.sdkMetadata }
+                if request.hasMeteringMetadata { $0.meteringMetadata = request.meteringMetadata }
+                if request.hasWorkerVersionStamp { $0.workerVersion = request.workerVersionStamp }
+            }
+        }
+        let stickyQueue = request.stickyAttributes.workerTaskQueue.name
+        if stickyQueue.isEmpty {
+            if runs[runID]!.stickyQueue != nil { note(runID, .stickyQueueCleared) }
+        } else {
+            let timeout = Duration(protobuf: request.stickyAttributes.scheduleToStartTimeout)
+            note(runID, .stickyQueueSet(name: stickyQueue, scheduleToStart: timeout > .zero ? timeout : .seconds(5)))
+        }
+        answerQueries(runID, results: request.queryResults)
+        applying = CommandApplication(runID: runID)
+        for command in request.commands where runs[runID]!.isOpen {
+            apply(command, runID: runID, completedEventID: completedID, identity: request.identity)
+        }
+        let offers = applying?.activityOffers ?? []
+        applying = nil
+        if runs[runID]!.isOpen && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask) {
+            scheduleWorkflowTask(runID, attempt: 1)
+        }
+        for task in offers { offerActivityAttempt(task) }
+        redirectBufferedQueries(runID)
+    }
+
+    /// What applying one completion's commands defers until all are applied, so that no worker sees
+    /// their effects half done: a workflow task the commands' events call for (an activity cancelled before
+    /// it started) is scheduled after the last command's events, not among them; and activity attempts
+    /// go to their queues only then, so that a run the same commands close hands no worker an activity
+    /// (Temporal's matching drops such tasks too).
+    struct CommandApplication {
+        var runID: String
+        var activityOffers: [ActivityTaskRef] = []
+    }
+
+    package mutating func failWorkflowTask(_ request: FailWorkflowTaskRequest, wallNow: Instant) throws(EngineError) {
+        try transition(wallNow) { (core: EngineCore) throws(EngineError) in
+            try Self.requireNamespace(request.namespace)
+            let (_, task) = try core.startedWorkflowTask(request.taskToken)
+            return { core in
+                core.record(task.runID, .workflowTaskFailed) { event in
+                    event.workflowTaskFailedEventAttributes = .with {
+                        $0.scheduledEventID = task.scheduledEventID
+                        $0.startedEventID = task.startedEventID
+                        $0.cause = request.cause
+                        if request.hasFailure { $0.failure = request.failure }
+                        $0.identity = request.identity
+                        $0.binaryChecksum = request.binaryChecksum
+                    }
+                }
+                core.requeueQueriesInFlight(task.runID)
+                core.clearStickiness(task.runID)  // the worker's cached copy is suspect: start over from full history
+                core.scheduleWorkflowTask(task.runID, attempt: task.attempt + 1)
+            }
+        }
+    }
+
+    /// A started workflow task ran past its start-to-close timeout: record it and try again.
+    mutating func timeOutWorkflowTask(_ runID: String, scheduledEventID: Int64, attempt: Int32) {
+        guard let run = runs[runID], run.isOpen,
+            case .started(scheduledEventID, let startedID, attempt, _, _) = run.workflowTask
+        else { return }  // stale: that task already finished
+        record(runID, .workflowTaskTimedOut) { event in
+            event.workflowTaskTimedOutEventAttributes = .with {
+                $0.scheduledEventID = scheduledEventID
+                $0.startedEventID = startedID
+                $0.timeoutType = .startToClose
+            }
+        }
+        requeueQueriesInFlight(runID)
+        clearStickiness(runID)
+        scheduleWorkflowTask(runID, attempt: attempt + 1)
+    }
+
+    // MARK: Closing
+
+    /// The run's workflow timer fired while it was open: it times out.
+    mutating func timeOutRun(_ runID: String) {
+        guard runs[runID]?.isOpen == true else { return }
+        record(runID, .workflowExecutionTimedOut) { event in
+            event.workflowExecutionTimedOutEventAttributes = .with { $0.retryState = .timeout }
+        }
+        close(runID, .timedOut)
+    }
+
+    mutating func terminate(_ runID: String, reason: String, identity: String,
+                            details: Temporal_Api_Common_V1_Payloads? = nil) {
+        guard runs[runID]?.isOpen == true else { return }
+        record(runID, .workflowExecutionTerminated) { event in
+            event.workflowExecutionTerminatedEventAttributes = .with {
+                $0.reason = reason
+                $0.identity = identity
+                if let details { $0.details = details }
+            }
+        }
+        close(runID, .terminated)
+    }
+
+    /// After a run's close event: its timetable entries and holds go with its state (`Refresher`), the
+    /// queries that waited for its next workflow task become legacy query tasks (a closed run still
+    /// answers queries), and history waiters look again.
+    mutating func close(_ runID: String, _ status: ExecutionStatus) {
+        assert(runs[runID]?.status == status, "close(_:_:) follows the run's close event")
+        requeueQueriesInFlight(runID)
+        redirectBufferedQueries(runID)
+        emit(.historyChanged(runID: runID))
+    }
+}

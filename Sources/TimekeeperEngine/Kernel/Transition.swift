@@ -1,0 +1,60 @@
+internal import SwiftProtobuf
+package import TemporalAPI
+
+/// One change to one run: an event of its history, or a fact that Temporal keeps in a run's mutable state
+/// rather than in its history (an activity attempt that started, a heartbeat, a sticky queue).
+///
+/// Every change to a run goes through `WorkflowRun.apply(_:)`, live and on recovery alike, so a run rebuilt
+/// from its changes is the run that made them.
+package enum RunChange: Sendable, Equatable {
+    case event(HistoryEvent)
+    case note(RunNote)
+}
+
+/// The facts of a run that are not history events (Temporal's mutable state keeps them beside history).
+package enum RunNote: Sendable, Equatable {
+    /// The start request the run was made from; retries and continue-as-new start the next run from it.
+    case created(StartWorkflowRequest)
+    /// The worker that completed the last workflow task has the run cached on this queue.
+    case stickyQueueSet(name: String, scheduleToStart: Duration)
+    /// Workflow tasks go to the normal queue again, with full history.
+    case stickyQueueCleared
+    /// A worker took the current attempt (Temporal writes the started event only when the attempt ends).
+    case activityAttemptStarted(scheduledEventID: Int64, identity: String, at: Instant)
+    /// A heartbeat, or the details a failing worker sent last (`at` is nil then: it is not a heartbeat).
+    case activityHeartbeat(scheduledEventID: Int64, details: Payloads?, at: Instant?)
+    /// The current attempt failed and the next waits for its retry backoff until `retryAt`.
+    case activityAttemptFailed(scheduledEventID: Int64, failure: Failure, retryAt: Instant)
+    /// The retry backoff ended: the next attempt waits in its queue.
+    case activityAttemptScheduled(scheduledEventID: Int64, at: Instant)
+}
+
+/// A run's change with the run it belongs to.
+package struct JournalEntry: Sendable, Equatable {
+    package var runID: String
+    package var change: RunChange
+}
+
+/// Everything one transition changed, as one value: the changes of each run in order, the workflow ids
+/// whose current run changed, and what the shell must do once the transition is committed.
+///
+/// The core builds it while it applies a decided command (which cannot fail any more), the shell hands it
+/// to the `ExecutionStore` and only then wakes anyone its effects name. A refused command leaves an empty
+/// transition: nothing was decided, nothing changed.
+package struct Transition: Sendable {
+    package var journal: [JournalEntry] = []
+    package var currentRuns: [WorkflowKey: String] = [:]
+    package var effects: [EngineCore.Effect] = []
+
+    package init() {}
+
+    package var isEmpty: Bool { journal.isEmpty && currentRuns.isEmpty && effects.isEmpty }
+
+    /// The new events of `runID`, in order.
+    package func events(of runID: String) -> [HistoryEvent] {
+        journal.compactMap { entry in
+            guard entry.runID == runID, case .event(let event) = entry.change else { return nil }
+            return event
+        }
+    }
+}

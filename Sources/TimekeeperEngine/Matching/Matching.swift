@@ -1,0 +1,73 @@
+internal import TemporalAPI
+
+/// Matching: the task queues of every namespace, each with the tasks nobody has taken yet and the long
+/// polls waiting for one. It knows nothing of runs; whoever offers or polls says what is still live.
+package struct Matching: Sendable {
+    package private(set) var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowQueueItem>] = [:]
+    package private(set) var activityQueues: [TaskQueueKey: TaskQueue<ActivityTaskRef>] = [:]
+    package private(set) var waitingPollers: [PollerID: WaitingPoller] = [:]
+
+    package init() {}
+
+    /// Offers a workflow task or legacy query: the poller it goes to (and its identity), or it is queued.
+    mutating func offer(_ item: WorkflowQueueItem, to key: TaskQueueKey) -> (PollerID, identity: String)? {
+        guard let poller = workflowQueues[key, default: TaskQueue()].offer(item) else { return nil }
+        return (poller, waitingPollers.removeValue(forKey: poller)?.identity ?? "")
+    }
+
+    mutating func offer(_ task: ActivityTaskRef, to key: TaskQueueKey) -> (PollerID, identity: String)? {
+        guard let poller = activityQueues[key, default: TaskQueue()].offer(task) else { return nil }
+        return (poller, waitingPollers.removeValue(forKey: poller)?.identity ?? "")
+    }
+
+    /// A workflow poller arrives: the oldest live item, or the poller waits. Stale items (of runs that
+    /// closed or moved on since they were queued) are dropped on the way, as Temporal's matching drops them.
+    mutating func pollWorkflow(_ key: TaskQueueKey, _ poller: PollerID, identity: String,
+                               isLive: (WorkflowQueueItem) -> Bool) -> WorkflowQueueItem? {
+        var queue = workflowQueues.removeValue(forKey: key) ?? TaskQueue()
+        let item = queue.poll(poller, isLive: isLive)
+        workflowQueues[key] = queue
+        if item == nil { waitingPollers[poller] = WaitingPoller(queue: key, identity: identity, kind: .workflow) }
+        return item
+    }
+
+    mutating func pollActivity(_ key: TaskQueueKey, _ poller: PollerID, identity: String,
+                               isLive: (ActivityTaskRef) -> Bool) -> ActivityTaskRef? {
+        var queue = activityQueues.removeValue(forKey: key) ?? TaskQueue()
+        let task = queue.poll(poller, isLive: isLive)
+        activityQueues[key] = queue
+        if task == nil { waitingPollers[poller] = WaitingPoller(queue: key, identity: identity, kind: .activity) }
+        return task
+    }
+
+    /// The poller stopped waiting (deadline passed or the call was cancelled).
+    mutating func cancel(_ poller: PollerID) {
+        guard let waiting = waitingPollers.removeValue(forKey: poller) else { return }
+        switch waiting.kind {
+        case .workflow: workflowQueues[waiting.queue]?.remove(poller)
+        case .activity: activityQueues[waiting.queue]?.remove(poller)
+        }
+    }
+}
+
+/// What waits in a workflow task queue: a run's workflow task (its scheduled event tells stale ones
+/// apart), or a legacy query task.
+package enum WorkflowQueueItem: Sendable {
+    case workflowTask(runID: String, scheduledEventID: Int64)
+    case query(QueryID)
+}
+
+/// A queued activity attempt.
+package struct ActivityTaskRef: Sendable {
+    var runID: String
+    var scheduledEventID: Int64
+    var attempt: Int32
+}
+
+/// A long poll waiting for a task.
+package struct WaitingPoller: Sendable {
+    enum Kind: Sendable { case workflow, activity }
+    var queue: TaskQueueKey
+    var identity: String
+    var kind: Kind
+}

@@ -1,0 +1,71 @@
+internal import TemporalAPI
+
+/// Rebuilding an engine from what a store kept: each run from its changes by the same reducer the live
+/// path uses, then what the runs' states call for — timetable entries and clock holds (`Refresher`), and
+/// the tasks that wait in queues.
+extension EngineCore {
+    package init(recovering store: some ExecutionStore, configuration: Configuration, wallNow: Instant,
+                 makeRunID: @escaping @Sendable () -> String) throws(RunChangeError) {
+        self.init(configuration: configuration, wallNow: wallNow, makeRunID: makeRunID)
+        for (runID, changes) in store.runs {
+            try restore(runID, changes)
+        }
+        currentRuns = store.currentRuns
+        refreshTouchedRuns()
+        for (runID, _) in store.runs { requeue(runID) }
+        _ = takeTransition()  // rebuilding is not a transition: nothing to commit or wake
+    }
+
+    /// A run from its changes alone, refused if they do not make a run.
+    package static func rebuild(_ ref: RunRef, from changes: [RunChange]) throws(RunChangeError)
+        -> (run: WorkflowRun, history: [HistoryEvent])
+    {
+        guard case .event(let started)? = changes.first, started.eventType == .workflowExecutionStarted,
+            started.eventID == 1
+        else {
+            throw RunChangeError(.notCreated, "run \(ref.runID): the first change is not a WorkflowExecutionStarted event 1")
+        }
+        var run = WorkflowRun(ref: ref, started: started)
+        var history = [started]
+        for change in changes.dropFirst() {
+            try run.apply(change)
+            if case .event(let event) = change { history.append(event) }
+        }
+        return (run, history)
+    }
+
+    private mutating func restore(_ runID: String, _ changes: [RunChange]) throws(RunChangeError) {
+        guard case .event(let started)? = changes.first else {
+            throw RunChangeError(.notCreated, "run \(runID) has no changes")
+        }
+        let attributes = started.workflowExecutionStartedEventAttributes
+        let namespace = Self.namespace(of: changes) ?? ""
+        let ref = RunRef(namespace: namespace, workflowID: attributes.workflowID, runID: runID)
+        let (run, history) = try Self.rebuild(ref, from: changes)
+        runs[runID] = run
+        restoreHistory(runID, history)
+    }
+
+    /// The namespace a run was created in, from its start request.
+    private static func namespace(of changes: [RunChange]) -> String? {
+        for change in changes {
+            if case .note(.created(let request)) = change { return request.namespace }
+        }
+        return nil
+    }
+
+    /// A recovered run's tasks go back to their queues: a scheduled workflow task, and activity attempts
+    /// waiting for a worker. (A started task stays started; its timeout entry ends it if its worker is gone.)
+    private mutating func requeue(_ runID: String) {
+        guard let run = runs[runID], run.isOpen else { return }
+        if case .scheduled(let scheduledID, _, _) = run.workflowTask {
+            let key = TaskQueueKey(namespace: run.ref.namespace, name: run.stickyQueue ?? run.taskQueue)
+            _ = matching.offer(.workflowTask(runID: runID, scheduledEventID: scheduledID), to: key)
+        }
+        for activity in run.activities.values.sorted(by: { $0.scheduledEventID < $1.scheduledEventID })
+        where activity.phase == .scheduled {
+            let task = ActivityTaskRef(runID: runID, scheduledEventID: activity.scheduledEventID, attempt: activity.attempt)
+            _ = matching.offer(task, to: TaskQueueKey(namespace: run.ref.namespace, name: activity.taskQueue))
+        }
+    }
+}

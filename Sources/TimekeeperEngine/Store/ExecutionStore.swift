@@ -1,0 +1,38 @@
+internal import TemporalAPI
+
+/// Where committed transitions go. The engine hands every transition to its store under its lock, before
+/// anyone the transition answers or wakes hears of it, so what a client was told is what the store has.
+/// A store that kept every transition can rebuild the engine (`EngineCore.init(recovering:…)`).
+package protocol ExecutionStore: Sendable {
+    /// Makes a transition's changes part of the store.
+    mutating func commit(_ transition: Transition)
+    /// Every run's changes in order, runs in the order they were created.
+    var runs: [(runID: String, changes: [RunChange])] { get }
+    /// The current run of each workflow id.
+    var currentRuns: [WorkflowKey: String] { get }
+}
+
+/// The store of test mode: the journal of every run, in memory. Events share their storage with the
+/// engine's copy of the history (protobuf messages are copy-on-write), so keeping them costs little.
+package struct InMemoryExecutionStore: ExecutionStore {
+    private var journals: [String: [RunChange]] = [:]
+    private var order: [String] = []
+    package private(set) var currentRuns: [WorkflowKey: String] = [:]
+    package private(set) var commits = 0
+
+    package init() {}
+
+    package mutating func commit(_ transition: Transition) {
+        guard !transition.journal.isEmpty || !transition.currentRuns.isEmpty else { return }
+        commits += 1
+        for entry in transition.journal {
+            if journals[entry.runID] == nil { order.append(entry.runID) }
+            journals[entry.runID, default: []].append(entry.change)
+        }
+        currentRuns.merge(transition.currentRuns) { _, new in new }
+    }
+
+    package var runs: [(runID: String, changes: [RunChange])] {
+        order.map { ($0, journals[$0] ?? []) }
+    }
+}
