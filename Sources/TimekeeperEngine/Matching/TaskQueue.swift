@@ -22,6 +22,8 @@ package struct TaskQueue<Task: Sendable>: Sendable {
 
     package var isIdle: Bool { tasks.isEmpty && pollers.isEmpty }
     package var backlog: Int { tasks.count }
+    /// The tasks nobody has taken yet, oldest first (stale ones included: they are dropped when polled).
+    package var queued: [Task] { Array(tasks) }
 
     /// Offers a task: returns the poller it goes to, or queues it.
     package mutating func offer(_ task: Task) -> PollerID? {

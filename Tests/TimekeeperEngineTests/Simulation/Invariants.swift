@@ -86,6 +86,9 @@ enum Invariant: String, CaseIterable, Sendable {
     case refusalChangesNothing
     /// A time-skipping trap is reported at most once per run.
     case trapsReportedOnce
+    /// A core rebuilt from its store's changes equals the live one, and each run's events alone give its
+    /// event-derived state (`ReplayEquivalence`).
+    case replayEquivalence
 }
 
 /// One broken rule, with what broke it.

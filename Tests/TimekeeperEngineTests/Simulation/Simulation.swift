@@ -34,15 +34,24 @@ struct Simulation {
             guard let step = Self.drainStep(world, poller: PollerID(rawValue: 1_000_000 + UInt64(performed.count))) else { break }
             guard perform(step, in: &world, checker: &checker) else { return }
         }
-        let lost = checker.checkDrained(world)
+        var lost = checker.checkDrained(world)
+        lost += Self.replayViolations(world)
         if !lost.isEmpty { failure = (performed.count, lost) }
+    }
+
+    /// Every this many steps (and after the drain) the core is rebuilt from its store and compared.
+    static let replayInterval = 10
+
+    private static func replayViolations(_ world: SimulationWorld) -> [Violation] {
+        ReplayEquivalence.differences(live: world.core, store: world.store).map { Violation(.replayEquivalence, $0) }
     }
 
     private mutating func perform(_ step: SimulationStep, in world: inout SimulationWorld, checker: inout InvariantChecker) -> Bool {
         let before = world.settled && step.mayThrow ? checker.snapshot(world.core) : nil
         let report = world.perform(step)
         performed.append((step, report.error))
-        let violations = checker.check(world, after: step, report, before: before)
+        var violations = checker.check(world, after: step, report, before: before)
+        if performed.count % Self.replayInterval == 0 { violations += Self.replayViolations(world) }
         if violations.isEmpty { return true }
         failure = (performed.count, violations)
         return false

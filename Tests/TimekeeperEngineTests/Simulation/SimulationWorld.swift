@@ -193,6 +193,8 @@ struct SimulationWorld {
         }
     }
 
+    /// Every transition committed, as `Engine` commits them: what the replay check rebuilds from.
+    private(set) var store = InMemoryExecutionStore()
     /// Tasks a poll answered directly, handed over with the step's delivery effects.
     private var pendingDeliveries: [Delivery] = []
     /// A poll that found nothing and gives up at once, unless the effects of its own call (its settle
@@ -202,7 +204,9 @@ struct SimulationWorld {
     private mutating func absorbEffects(into report: inout Report) {
         var deliveries = pendingDeliveries
         pendingDeliveries = []
-        for effect in core.takeTransition().effects {
+        let transition = core.takeTransition()
+        store.commit(transition)
+        for effect in transition.effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):
                 if let index = waitingPolls.firstIndex(where: { $0.id == poller && !$0.isActivity }) {
