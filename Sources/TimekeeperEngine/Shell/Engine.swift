@@ -12,15 +12,17 @@ package final class Engine: Sendable {
         /// Where every transition is committed before anyone hears of it.
         var store: any ExecutionStore
         /// Task-queue long polls waiting for a task.
-        var workflowPollers: [PollerID: CheckedContinuation<Result<PollWorkflowTaskResponse?, EngineError>, Never>] = [:]
-        var activityPollers: [PollerID: CheckedContinuation<Result<PollActivityTaskResponse?, EngineError>, Never>] = [:]
-        /// History long polls by run; resumed with `nil` ("read again") or an empty page (gave up).
-        var historyWaiters: [String: [UInt64: CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>]] = [:]
+        var workflowPollers = Waiters<PollerID, PollWorkflowTaskResponse?>()
+        var activityPollers = Waiters<PollerID, PollActivityTaskResponse?>()
+        /// History long polls; resumed with `nil` ("read again") or an empty page (gave up).
+        var historyWaiters = Waiters<UInt64, GetHistoryResponse?>()
+        /// The history waiters of each run, to wake when it changes.
+        var historyWaitersByRun: [String: Set<UInt64>] = [:]
         /// Each history waiter's run, so that giving up finds it without a scan, and whether it is a client
         /// awaiting the run's close event (`result()`).
         var historyWaits: [UInt64: HistoryWait] = [:]
-        var sleepers: [SleepID: CheckedContinuation<Result<Void, EngineError>, Never>] = [:]
-        var queryWaiters: [QueryID: CheckedContinuation<Result<QueryWorkflowResponse, EngineError>, Never>] = [:]
+        var sleepers = Waiters<SleepID, Void>()
+        var queryWaiters = Waiters<QueryID, QueryWorkflowResponse>()
         var nextID: UInt64 = 1
         /// Wall time the clock task sleeps until (`nil`: until signalled).
         var clockTarget: Instant?
@@ -87,28 +89,20 @@ package final class Engine: Sendable {
         for effect in transition.effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):
-                if let continuation = state.workflowPollers.removeValue(forKey: poller) {
-                    wakeups.actions.append { continuation.resume(returning: .success(task)) }
-                }
+                if let waiter = state.workflowPollers.take(poller) { wakeups.actions.append { waiter.resume(returning: .success(task)) } }
             case .deliverActivityTask(let poller, let task):
-                if let continuation = state.activityPollers.removeValue(forKey: poller) {
-                    wakeups.actions.append { continuation.resume(returning: .success(task)) }
-                }
+                if let waiter = state.activityPollers.take(poller) { wakeups.actions.append { waiter.resume(returning: .success(task)) } }
             case .answerQuery(let id, let answer):
-                if let continuation = state.queryWaiters.removeValue(forKey: id) {
-                    wakeups.actions.append { continuation.resume(returning: answer) }
-                }
+                if let waiter = state.queryWaiters.take(id) { wakeups.actions.append { waiter.resume(returning: answer) } }
             case .historyChanged(let runID):
-                for (waiterID, continuation) in state.historyWaiters.removeValue(forKey: runID) ?? [:] {
+                for waiterID in state.historyWaitersByRun.removeValue(forKey: runID) ?? [] {
                     if state.historyWaits.removeValue(forKey: waiterID)?.awaitsResult == true {
                         state.core.noteResultWaiter(runID, -1)
                     }
-                    wakeups.actions.append { continuation.resume(returning: .success(nil)) }
+                    if let waiter = state.historyWaiters.take(waiterID) { wakeups.actions.append { waiter.resume(returning: .success(nil)) } }
                 }
             case .finishSleep(let id):
-                if let continuation = state.sleepers.removeValue(forKey: id) {
-                    wakeups.actions.append { continuation.resume(returning: .success(())) }
-                }
+                if let waiter = state.sleepers.take(id) { wakeups.actions.append { waiter.resume(returning: .success(())) } }
             case .clockJumped(let jump):
                 wakeups.jumps.append(jump)
             case .trapDetected(let trap):
@@ -163,7 +157,7 @@ package final class Engine: Sendable {
     /// cancellation, whichever comes first.
     private func longPoll<Task: Sendable>(
         timeout: Duration,
-        waiting pollers: any WritableKeyPath<State, [PollerID: CheckedContinuation<Result<Task?, EngineError>, Never>]> & Sendable,
+        waiting pollers: any WritableKeyPath<State, Waiters<PollerID, Task?>> & Sendable,
         _ poll: @escaping @Sendable (inout EngineCore, PollerID, Instant) throws(EngineError) -> Task?
     ) async throws(EngineError) -> Task? {
         let poller = PollerID(rawValue: state.withLock { $0.makeID() })
@@ -178,7 +172,7 @@ package final class Engine: Sendable {
                                 state.core.cancelPoll(poller)
                                 continuation.resume(returning: .success(nil))
                             } else {
-                                state[keyPath: pollers][poller] = continuation
+                                state[keyPath: pollers].add(poller, continuation)
                             }
                         }
                     } catch {
@@ -195,7 +189,7 @@ package final class Engine: Sendable {
     private func abandonPoll(_ poller: PollerID) {
         let (workflow, activity) = state.withLock { state in
             state.core.cancelPoll(poller)
-            return (state.workflowPollers.removeValue(forKey: poller), state.activityPollers.removeValue(forKey: poller))
+            return (state.workflowPollers.take(poller), state.activityPollers.take(poller))
         }
         workflow?.resume(returning: .success(nil))
         activity?.resume(returning: .success(nil))
@@ -256,7 +250,7 @@ package final class Engine: Sendable {
                         try self.transact { (state: inout State, now: Instant) throws(EngineError) in
                             switch try state.core.queryWorkflow(request, id: id, wallNow: now) {
                             case .answered(let response): continuation.resume(returning: .success(response))
-                            case .pending: state.queryWaiters[id] = continuation
+                            case .pending: state.queryWaiters.add(id, continuation)
                             }
                         }
                     } catch {
@@ -274,7 +268,7 @@ package final class Engine: Sendable {
     private func abandonQuery(_ id: QueryID) {
         let continuation = try? transact { (state: inout State, now: Instant) in
             state.core.abandonQuery(id, wallNow: now)
-            return state.queryWaiters.removeValue(forKey: id)
+            return state.queryWaiters.take(id)
         }
         continuation?.resume(
             returning: .failure(EngineError(.deadlineExceeded, "query timed out before a worker answered it")))
@@ -329,7 +323,8 @@ package final class Engine: Sendable {
                                         continuation.resume(returning: .success(emptyPage))
                                     } else {
                                         let awaitsResult = request.historyEventFilterType == .closeEvent
-                                        state.historyWaiters[runID, default: [:]][waiterID] = continuation
+                                        state.historyWaiters.add(waiterID, continuation)
+                                        state.historyWaitersByRun[runID, default: []].insert(waiterID)
                                         state.historyWaits[waiterID] = HistoryWait(
                                             runID: runID, awaitsResult: awaitsResult, emptyPage: emptyPage)
                                         if awaitsResult { state.core.noteResultWaiter(runID, 1) }
@@ -357,9 +352,10 @@ package final class Engine: Sendable {
         let found: (CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>, GetHistoryResponse)? =
             state.withLock { state in
                 guard let wait = state.historyWaits.removeValue(forKey: waiterID),
-                    let continuation = state.historyWaiters[wait.runID]?.removeValue(forKey: waiterID)
+                    let continuation = state.historyWaiters.take(waiterID)
                 else { return nil }
-                if state.historyWaiters[wait.runID]?.isEmpty == true { state.historyWaiters[wait.runID] = nil }
+                state.historyWaitersByRun[wait.runID]?.remove(waiterID)
+                if state.historyWaitersByRun[wait.runID]?.isEmpty == true { state.historyWaitersByRun[wait.runID] = nil }
                 if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
                 return (continuation, wait.emptyPage)
             }
@@ -396,11 +392,11 @@ package final class Engine: Sendable {
             await withCheckedContinuation { continuation in
                 do throws(EngineError) {
                     try transact { (state: inout State, now: Instant) throws(EngineError) in
-                        state.sleepers[id] = continuation
+                        state.sleepers.add(id, continuation)
                         do throws(EngineError) {
                             try state.core.sleep(id, until: deadline, unlocking: unlocking, wallNow: now)
                         } catch {
-                            state.sleepers[id] = nil
+                            _ = state.sleepers.take(id)
                             throw error
                         }
                     }
@@ -417,7 +413,7 @@ package final class Engine: Sendable {
 
     /// A sleep's call went away or ran out of time: drop its entry (an unlocking sleep gives its lock back).
     private func endSleep(_ id: SleepID) {
-        let continuation = state.withLock { $0.sleepers.removeValue(forKey: id) }
+        let continuation = state.withLock { $0.sleepers.take(id) }
         guard let continuation else { return }
         try? transact { (core: inout EngineCore, now: Instant) in core.cancelSleep(id, wallNow: now) }
         continuation.resume(
