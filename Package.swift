@@ -138,7 +138,7 @@ let package = Package(
                 "TimekeeperEngine", "TemporalAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             // Recorded histories read from disk by the replay test (see its README).
-            exclude: ["Fixtures"],
+            exclude: ["Fixtures", "Visibility/README.md"],
             swiftSettings: strictSettings
         ),
         // libFuzzer targets (Fuzz/README.md): scripts/fuzz builds them in .build-fuzz with the fuzzer and

@@ -1,7 +1,7 @@
 internal import GRPCCore
 internal import NIOPosix
 package import Logging
-package import ServiceLifecycle
+internal import ServiceLifecycle
 internal import TemporalAPI
 package import TimekeeperEngine
 

@@ -73,14 +73,12 @@ extension EngineCore {
             guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
             let key = TaskQueueKey(namespace: namespace, name: taskQueue)
             return { core in
-                // Matching is taken out while it polls, so that asking the runs what is live copies nothing.
-                var matching = core.matching
-                core.matching = Matching()
-                let task = matching.pollActivity(key, poller, identity: identity) { task in
-                    guard let activity = core.runs[task.runID]?.activities[task.scheduledEventID] else { return false }
-                    return activity.attempt == task.attempt && activity.phase == .scheduled
+                let task = core.polling { matching, core in
+                    matching.pollActivity(key, poller, identity: identity) { task in
+                        guard let activity = core.runs[task.runID]?.activities[task.scheduledEventID] else { return false }
+                        return activity.attempt == task.attempt && activity.phase == .scheduled
+                    }
                 }
-                core.matching = matching
                 return task.map { core.startActivityAttempt($0, identity: identity) }
             }
         }

@@ -84,20 +84,18 @@ extension EngineCore {
             guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
             let key = TaskQueueKey(namespace: namespace, name: taskQueue)
             return { core in
-                // Matching is taken out while it polls, so that asking the runs what is live copies nothing.
-                var matching = core.matching
-                core.matching = Matching()
-                let item = matching.pollWorkflow(key, poller, identity: identity) { item in
-                    switch item {
-                    case .workflowTask(let runID, let scheduledEventID):
-                        // Still waiting to start: a task moved from a sticky queue to the normal one leaves a
-                        // stale twin behind.
-                        core.runs[runID]?.isOpen == true && core.runs[runID]?.workflowTask.isWaiting(scheduledEventID) == true
-                    case .query(let id):
-                        core.queryBook[id]?.route == .legacyQueued
+                let item = core.polling { matching, core in
+                    matching.pollWorkflow(key, poller, identity: identity) { item in
+                        switch item {
+                        case .workflowTask(let runID, let scheduledEventID):
+                            // Still waiting to start: a task moved from a sticky queue to the normal one leaves
+                            // a stale twin behind.
+                            core.runs[runID]?.isOpen == true && core.runs[runID]?.workflowTask.isWaiting(scheduledEventID) == true
+                        case .query(let id):
+                            core.queryBook[id]?.route == .legacyQueued
+                        }
                     }
                 }
-                core.matching = matching
                 switch item {
                 case .workflowTask(let runID, _)?: return core.startWorkflowTask(runID, identity: identity, queue: taskQueue)
                 case .query(let id)?: return core.startLegacyQuery(id, identity: identity)

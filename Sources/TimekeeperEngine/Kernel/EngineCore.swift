@@ -231,6 +231,15 @@ package struct EngineCore: Sendable {
         touched.removeAll(keepingCapacity: true)
     }
 
+    /// Runs `body` with matching taken out of the core, so that asking the runs which queued tasks are
+    /// still live (the core, read-only) copies neither.
+    mutating func polling<T>(_ body: (inout Matching, EngineCore) -> T) -> T {
+        var matching = self.matching
+        self.matching = Matching()
+        defer { self.matching = matching }
+        return body(&matching, self)
+    }
+
     mutating func take(_ hold: Hold) { clock.take(hold) }
     mutating func release(_ hold: Hold) { clock.release(hold) }
 }

@@ -1,5 +1,5 @@
 internal import SwiftProtobuf
-package import TemporalAPI
+internal import TemporalAPI
 
 /// One change to one run: an event of its history, or a fact that Temporal keeps in a run's mutable state
 /// rather than in its history (an activity attempt that started, a heartbeat, a sticky queue).

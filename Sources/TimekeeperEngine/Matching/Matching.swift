@@ -11,32 +11,41 @@ package struct Matching: Sendable {
 
     /// Offers a workflow task or legacy query: the poller it goes to (and its identity), or it is queued.
     mutating func offer(_ item: WorkflowQueueItem, to key: TaskQueueKey) -> (PollerID, identity: String)? {
-        guard let poller = workflowQueues[key, default: TaskQueue()].offer(item) else { return nil }
-        return (poller, waitingPollers.removeValue(forKey: poller)?.identity ?? "")
+        offer(item, to: key, in: \.workflowQueues)
     }
 
     mutating func offer(_ task: ActivityTaskRef, to key: TaskQueueKey) -> (PollerID, identity: String)? {
-        guard let poller = activityQueues[key, default: TaskQueue()].offer(task) else { return nil }
-        return (poller, waitingPollers.removeValue(forKey: poller)?.identity ?? "")
+        offer(task, to: key, in: \.activityQueues)
     }
 
     /// A workflow poller arrives: the oldest live item, or the poller waits. Stale items (of runs that
     /// closed or moved on since they were queued) are dropped on the way, as Temporal's matching drops them.
     mutating func pollWorkflow(_ key: TaskQueueKey, _ poller: PollerID, identity: String,
                                isLive: (WorkflowQueueItem) -> Bool) -> WorkflowQueueItem? {
-        var queue = workflowQueues.removeValue(forKey: key) ?? TaskQueue()
-        let item = queue.poll(poller, isLive: isLive)
-        workflowQueues[key] = queue
-        if item == nil { waitingPollers[poller] = WaitingPoller(queue: key, identity: identity, kind: .workflow) }
-        return item
+        poll(key, poller, WaitingPoller(queue: key, identity: identity, kind: .workflow), in: \.workflowQueues, isLive: isLive)
     }
 
     mutating func pollActivity(_ key: TaskQueueKey, _ poller: PollerID, identity: String,
                                isLive: (ActivityTaskRef) -> Bool) -> ActivityTaskRef? {
-        var queue = activityQueues.removeValue(forKey: key) ?? TaskQueue()
+        poll(key, poller, WaitingPoller(queue: key, identity: identity, kind: .activity), in: \.activityQueues, isLive: isLive)
+    }
+
+    private mutating func offer<Task>(
+        _ task: Task, to key: TaskQueueKey, in queues: WritableKeyPath<Matching, [TaskQueueKey: TaskQueue<Task>]>
+    ) -> (PollerID, identity: String)? {
+        guard let poller = self[keyPath: queues][key, default: TaskQueue()].offer(task) else { return nil }
+        return (poller, waitingPollers.removeValue(forKey: poller)?.identity ?? "")
+    }
+
+    private mutating func poll<Task>(
+        _ key: TaskQueueKey, _ poller: PollerID, _ waiting: WaitingPoller,
+        in queues: WritableKeyPath<Matching, [TaskQueueKey: TaskQueue<Task>]>, isLive: (Task) -> Bool
+    ) -> Task? {
+        // Out of the dictionary while it is polled, so that the queue is not copied.
+        var queue = self[keyPath: queues].removeValue(forKey: key) ?? TaskQueue()
         let task = queue.poll(poller, isLive: isLive)
-        activityQueues[key] = queue
-        if task == nil { waitingPollers[poller] = WaitingPoller(queue: key, identity: identity, kind: .activity) }
+        self[keyPath: queues][key] = queue
+        if task == nil { waitingPollers[poller] = waiting }
         return task
     }
 
