@@ -105,6 +105,16 @@ struct WorkflowServiceHandlers: UnaryService {
             try engine.describeWorkflow(request)
         }
 
+        router.registerUnary(WS.Method.ListWorkflowExecutions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ListWorkflowExecutionsRequest, _) in
+            try engine.listWorkflows(request)
+        }
+
+        router.registerUnary(WS.Method.CountWorkflowExecutions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_CountWorkflowExecutionsRequest, _) in
+            try engine.countWorkflows(request)
+        }
+
         router.registerUnary(WS.Method.TerminateWorkflowExecution.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionRequest, _) in
             try engine.terminateWorkflow(request)

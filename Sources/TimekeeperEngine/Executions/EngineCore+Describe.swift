@@ -15,22 +15,27 @@ extension EngineCore {
                 $0.workflowRunTimeout = run.timeouts.run.protobuf
                 $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
             }
-            $0.workflowExecutionInfo = .with {
-                $0.execution = .with { $0.workflowID = run.ref.workflowID; $0.runID = run.ref.runID }
-                $0.type = .with { $0.name = run.workflowType }
-                $0.startTime = run.startedAt.timestamp
-                $0.executionTime = run.startedAt.timestamp
-                if let closedAt = run.closedAt { $0.closeTime = closedAt.timestamp }
-                $0.status = run.status
-                $0.historyLength = run.lastEventID
-                $0.taskQueue = run.taskQueue
-                // The first run of the chain (retries and continue-as-new keep it), not this run.
-                $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
-                $0.rootExecution = $0.execution
-                if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
-                    if started.hasMemo { $0.memo = started.memo }
-                    if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }
-                }
+            $0.workflowExecutionInfo = executionInfo(run)
+        }
+    }
+
+    /// A run as Describe and List report it.
+    func executionInfo(_ run: WorkflowRun) -> Temporal_Api_Workflow_V1_WorkflowExecutionInfo {
+        .with {
+            $0.execution = .with { $0.workflowID = run.ref.workflowID; $0.runID = run.ref.runID }
+            $0.type = .with { $0.name = run.workflowType }
+            $0.startTime = run.startedAt.timestamp
+            $0.executionTime = run.startedAt.timestamp
+            if let closedAt = run.closedAt { $0.closeTime = closedAt.timestamp }
+            $0.status = run.status
+            $0.historyLength = run.lastEventID
+            $0.taskQueue = run.taskQueue
+            // The first run of the chain (retries and continue-as-new keep it), not this run.
+            $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
+            $0.rootExecution = $0.execution
+            if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
+                if started.hasMemo { $0.memo = started.memo }
+                if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }
             }
         }
     }

@@ -300,6 +300,14 @@ package final class Engine: Sendable {
         try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.describeWorkflow(request) }
     }
 
+    package func listWorkflows(_ request: ListWorkflowsRequest) throws(EngineError) -> ListWorkflowsResponse {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.listWorkflows(request) }
+    }
+
+    package func countWorkflows(_ request: CountWorkflowsRequest) throws(EngineError) -> CountWorkflowsResponse {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.countWorkflows(request) }
+    }
+
     package func terminateWorkflow(_ request: TerminateWorkflowRequest) throws(EngineError) {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.terminateWorkflow(request, wallNow: now) }
     }

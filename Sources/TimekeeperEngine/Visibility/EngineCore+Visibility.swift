@@ -1,0 +1,176 @@
+internal import Foundation
+internal import SwiftProtobuf
+package import TemporalAPI
+
+package typealias ListWorkflowsRequest = Temporal_Api_Workflowservice_V1_ListWorkflowExecutionsRequest
+package typealias ListWorkflowsResponse = Temporal_Api_Workflowservice_V1_ListWorkflowExecutionsResponse
+package typealias CountWorkflowsRequest = Temporal_Api_Workflowservice_V1_CountWorkflowExecutionsRequest
+package typealias CountWorkflowsResponse = Temporal_Api_Workflowservice_V1_CountWorkflowExecutionsResponse
+
+/// Visibility: `ListWorkflowExecutions` and `CountWorkflowExecutions` over the runs of a namespace, with
+/// Temporal's list-filter language (`ListFilter`). A projection read from run state and history on
+/// demand: it never changes anything, and nothing on the correctness path reads it.
+///
+/// Custom search attributes are typed by what runs carry: the SDKs send each with its type in the
+/// payload's `type` metadata, and the test server, like Temporal's Java test server, registers none up
+/// front, so a query may name any attribute some run of the namespace carries.
+extension EngineCore {
+    static let defaultListPageSize = 1000
+
+    package func listWorkflows(_ request: ListWorkflowsRequest) throws(EngineError) -> ListWorkflowsResponse {
+        try Self.requireNamespace(request.namespace)
+        guard request.pageSize >= 0 else { throw .invalidArgument("page_size must not be negative") }
+        let offset = try Self.listOffset(request.nextPageToken)
+        let (filter, listed) = try matchingRuns(namespace: request.namespace, query: request.query, forCount: false)
+        let ordered = filter.sorted(listed.map(\.record))
+        let byRunID = Dictionary(uniqueKeysWithValues: listed.map { ($0.run.ref.runID, $0.run) })
+        let pageSize = request.pageSize > 0 ? Int(request.pageSize) : Self.defaultListPageSize
+        let page = ordered.dropFirst(offset).prefix(pageSize)
+        return .with {
+            $0.executions = page.compactMap { record in
+                guard case .string(let runID)? = record["RunId"], let run = byRunID[runID] else { return nil }
+                return executionInfo(run)
+            }
+            if offset + page.count < ordered.count {
+                $0.nextPageToken = Data("v/\(offset + page.count)".utf8)
+            }
+        }
+    }
+
+    package func countWorkflows(_ request: CountWorkflowsRequest) throws(EngineError) -> CountWorkflowsResponse {
+        try Self.requireNamespace(request.namespace)
+        let (filter, counted) = try matchingRuns(namespace: request.namespace, query: request.query, forCount: true)
+        return .with {
+            $0.count = Int64(counted.count)
+            guard !filter.groupBy.isEmpty else { return }
+            var groups: [[SearchAttributeValue?]: Int64] = [:]
+            var order: [[SearchAttributeValue?]] = []
+            for (_, record) in counted {
+                let key = filter.groupBy.map { record[$0.name] }
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: 0] += 1
+            }
+            $0.groups = order.map { key in
+                .with { group in
+                    group.groupValues = key.map { Self.payload($0) }
+                    group.count = groups[key] ?? 0
+                }
+            }
+        }
+    }
+
+    /// The runs of a namespace a query matches, with their records, and the parsed filter.
+    private func matchingRuns(namespace: String, query: String, forCount: Bool) throws(EngineError)
+        -> (ListFilter, [(run: WorkflowRun, record: VisibilityRecord)])
+    {
+        let runs = runs.values.filter { $0.ref.namespace == namespace }
+        let records = runs.map { (run: $0, record: visibilityRecord($0)) }
+        var custom: [String: SearchAttributeType] = [:]
+        for (run, _) in records {
+            for (name, type) in searchAttributes(of: run.ref.runID).types { custom[name] = type }
+        }
+        let filter: ListFilter
+        do throws(ListFilterError) {
+            filter = try ListFilter.parse(query, schema: ListFilterSchema(customAttributes: custom, allowsOrderBy: true))
+        } catch {
+            throw .invalidArgument("invalid query: \(error.message)")
+        }
+        if !forCount && !filter.groupBy.isEmpty {
+            throw .invalidArgument("invalid query: 'group by' clause is only supported in count query")
+        }
+        return (filter, records.filter { filter.matches($0.record) })
+    }
+
+    /// What visibility knows of a run, by the attribute names queries use.
+    func visibilityRecord(_ run: WorkflowRun) -> VisibilityRecord {
+        var record = VisibilityRecord([
+            "WorkflowId": .string(run.ref.workflowID),
+            "RunId": .string(run.ref.runID),
+            "WorkflowType": .string(run.workflowType),
+            "ExecutionStatus": .string(ExecutionStatusName(rawValue: Int64(run.status.rawValue))?.name ?? "Unspecified"),
+            "StartTime": .datetime(run.startedAt.nanosecondsSinceEpoch),
+            "ExecutionTime": .datetime((run.startedAt + run.backoff).nanosecondsSinceEpoch),
+            "TaskQueue": .string(run.taskQueue),
+            "HistoryLength": .int(run.lastEventID),
+            "RootWorkflowId": .string(run.ref.workflowID),
+            "RootRunId": .string(run.ref.runID),
+        ])
+        if let closedAt = run.closedAt {
+            record["CloseTime"] = .datetime(closedAt.nanosecondsSinceEpoch)
+            record["ExecutionDuration"] = .int((closedAt - (run.startedAt + run.backoff)).nanoseconds)
+        }
+        for (name, value) in searchAttributes(of: run.ref.runID).values { record[name] = value }
+        return record
+    }
+
+    /// The run's custom search attributes as its start and its upserts left them, with the type each
+    /// payload names (`type` metadata); payloads without a type, or that do not decode, are left out.
+    func searchAttributes(of runID: String) -> (types: [String: SearchAttributeType], values: [String: SearchAttributeValue]) {
+        var fields: [String: Temporal_Api_Common_V1_Payload] = [:]
+        for event in history(runID) {
+            switch event.attributes {
+            case .workflowExecutionStartedEventAttributes(let started)?:
+                fields.merge(started.searchAttributes.indexedFields) { _, new in new }
+            case .upsertWorkflowSearchAttributesEventAttributes(let upsert)?:
+                fields.merge(upsert.searchAttributes.indexedFields) { _, new in new }
+            default: continue
+            }
+        }
+        var types: [String: SearchAttributeType] = [:]
+        var values: [String: SearchAttributeValue] = [:]
+        for (name, payload) in fields {
+            guard let typeName = payload.metadata["type"].map({ String(decoding: $0, as: UTF8.self) }),
+                let type = SearchAttributeType(rawValue: typeName)
+            else { continue }
+            types[name] = type
+            if let value = Self.decode(payload.data, as: type) { values[name] = value }  // an empty upsert removes it
+        }
+        return (types, values)
+    }
+
+    private static func decode(_ data: Data, as type: SearchAttributeType) -> SearchAttributeValue? {
+        guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        switch (type, json) {
+        case (.keyword, let text as String), (.text, let text as String): return .string(text)
+        case (.keywordList, let list as [Any]): return .strings(list.compactMap { $0 as? String })
+        case (.keywordList, let text as String): return .strings([text])
+        case (.bool, let number as NSNumber): return .bool(number.boolValue)
+        case (.int, let number as NSNumber): return .int(number.int64Value)
+        case (.double, let number as NSNumber): return .double(number.doubleValue)
+        case (.datetime, let text as String): return RFC3339.parse(text).map { .datetime($0) }
+        default: return nil
+        }
+    }
+
+    /// A group value as the server sends it: a JSON payload.
+    private static func payload(_ value: SearchAttributeValue?) -> Temporal_Api_Common_V1_Payload {
+        let json: String
+        switch value {
+        case .string(let text)?: json = Self.jsonString(text)
+        case .strings(let list)?: json = "[" + list.map(Self.jsonString).joined(separator: ",") + "]"
+        case .int(let number)?: json = String(number)
+        case .double(let number)?: json = String(number)
+        case .bool(let flag)?: json = String(flag)
+        case .datetime(let nanos)?: json = Self.jsonString(RFC3339.format(nanosecondsSinceEpoch: nanos))
+        case nil: json = "null"
+        }
+        return .with {
+            $0.metadata["encoding"] = Data("json/plain".utf8)
+            $0.data = Data(json.utf8)
+        }
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func listOffset(_ token: Data) throws(EngineError) -> Int {
+        guard !token.isEmpty else { return 0 }
+        let text = String(decoding: token, as: UTF8.self)
+        guard text.hasPrefix("v/"), let offset = Int(text.dropFirst(2)), offset >= 0 else {
+            throw .invalidArgument("next_page_token is malformed: it is not a token this server issued")
+        }
+        return offset
+    }
+}
