@@ -1,0 +1,72 @@
+import Foundation
+import SwiftProtobuf
+import TemporalAPI
+import Testing
+@testable import TimekeeperEngine
+
+/// `listWorkflows` / `countWorkflows` over the core's runs: the filter, the order, paging, grouping, and
+/// refusals that name the query's fault.
+@Suite struct VisibilityListTests {
+    static func scenario() throws -> Scenario {
+        var scenario = Scenario()
+        for id in ["a", "b"] {
+            _ = try scenario.start(id, requestID: "req-\(id)")
+            try scenario.complete(try #require(try scenario.poll()), [completeCommand()])
+        }
+        _ = try scenario.start("c", requestID: "req-c") { $0.workflowType.name = "Other" }
+        scenario.advanceWall(by: .seconds(1))
+        _ = try scenario.start("d", requestID: "req-d")
+        return scenario
+    }
+
+    func ids(_ core: EngineCore, _ query: String, pageSize: Int32 = 0, token: Data = Data()) throws(EngineError)
+        -> ([String], Data)
+    {
+        let response = try core.listWorkflows(.with {
+            $0.namespace = "default"; $0.query = query; $0.pageSize = pageSize; $0.nextPageToken = token
+        })
+        return (response.executions.map(\.execution.workflowID), response.nextPageToken)
+    }
+
+    @Test func aQuerySelectsByTypeAndStatusNewestFirst() throws {
+        let core = try Self.scenario().core
+        #expect(try ids(core, "ExecutionStatus = 'Running'").0 == ["d", "c"])
+        #expect(try ids(core, "WorkflowType = 'Hello' AND ExecutionStatus = 'Completed'").0.sorted() == ["a", "b"])
+        #expect(try ids(core, "WorkflowType = 'Other'").0 == ["c"])
+        #expect(try ids(core, "").0.count == 4)
+    }
+
+    @Test func pagesJoinUpToEveryMatchOnce() throws {
+        let core = try Self.scenario().core
+        var seen: [String] = []
+        var token = Data()
+        repeat {
+            let (page, next) = try ids(core, "", pageSize: 3, token: token)
+            #expect(page.count <= 3)
+            seen += page
+            token = next
+        } while !token.isEmpty
+        #expect(seen.sorted() == ["a", "b", "c", "d"])
+    }
+
+    @Test func countsGroupByStatus() throws {
+        let core = try Self.scenario().core
+        let grouped = try core.countWorkflows(.with { $0.namespace = "default"; $0.query = "GROUP BY ExecutionStatus" })
+        #expect(grouped.count == 4)
+        let groups = grouped.groups.map { (String(decoding: $0.groupValues[0].data, as: UTF8.self), $0.count) }
+        #expect(groups.sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" } == ["\"Completed\"=2", "\"Running\"=2"])
+    }
+
+    @Test func aBadQueryOrTokenIsInvalidArgument() throws {
+        let core = try Self.scenario().core
+        for query in ["WorkflowId =", "Unknown = 1", "StartTime = 'yesterday'"] {
+            #expect(throws: EngineError.self) { try ids(core, query) }
+            do throws(EngineError) {
+                _ = try ids(core, query)
+            } catch {
+                #expect(error.code == .invalidArgument && error.message.hasPrefix("invalid query: "), "\(error)")
+            }
+        }
+        #expect(throws: EngineError.self) { try ids(core, "", token: Data("nonsense".utf8)) }
+    }
+}
