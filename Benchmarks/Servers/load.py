@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Held-load benchmark: thousands of concurrent HTTP/2 streams, and the SDK's latency under them.
 
-For every target of ``e2e.make_targets()`` (timekeeper and Temporal's Java test server) the server is
+For every target of ``servers.make_targets()`` (timekeeper and Temporal's Java test server) the server is
 started fresh on a free 127.0.0.1 port; a Python SDK client and worker connect; then:
 
 1. **idle**: after a few warm-up workflows, the latency of N sequential trivial workflows
@@ -25,7 +25,7 @@ Usage::
     .venv/bin/python Benchmarks/Servers/load.py --quick              # 50 x 10, a smoke run
     .venv/bin/python Benchmarks/Servers/load.py --connections 500 --streams 40 --only timekeeper
 
-Binaries are e2e.py's (``$TIMEKEEPER_BIN``, else ``.build/release/timekeeper``, else the debug build).
+Binaries are servers.py's (``$TIMEKEEPER_BIN``, else ``.build/release/timekeeper``, else the debug build).
 Server logs go to ``Benchmarks/Servers/.work/load-logs/``. See Benchmarks/Servers/README.md.
 """
 
@@ -33,49 +33,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-# e2e.py puts Tests/Integration/support on sys.path and holds the targets, the server runner, the worker and the reports.
-from e2e import (  # noqa: E402
-    RATIO,
-    Cell,
-    Metric,
-    Options,
-    Plan,
-    Results,
-    Server,
-    Target,
-    begin_run,
-    binary_desc,
-    loadavg,
-    log,
-    machine_facts,
-    md_report_tail,
-    md_table,
-    print_report_tail,
-    proc_cpu_s,
-    results_path,
-    rss_mib,
-    running_worker,
-    guarded,
-    selected_targets,
-    short_error,
-    table_rows,
-    text_table,
-    unique,
-)
+import repo_paths  # noqa: E402,F401 -- first: puts Tests/Integration/support on sys.path
+
 from h2load import LoadProcess  # noqa: E402
 
 from bench_workflows import Trivial  # noqa: E402
+from command_line import add_only_option, add_run_options, begin_run, bench_each_target, run_and_exit  # noqa: E402
+from machine_facts import machine_facts  # noqa: E402
+from proc_readings import proc_cpu_s, rss_mib  # noqa: E402
+from reports import Cell, Metric, Results, md_table, print_report, table_rows, write_results_file  # noqa: E402
+from run_log import log, short_error  # noqa: E402
+from sdk_driver import guarded, running_worker, unique  # noqa: E402
+from servers import RATIO, Server, Target, selected_targets  # noqa: E402
 
 
 @dataclass
@@ -120,14 +99,13 @@ async def latencies(client, queue: str, runs: int) -> list[float]:  # type: igno
 
 async def bench_target(target: Target, st: Settings, res: Results, log_dir: Path) -> None:
     server = Server(target, log_dir)
-    opts = Options(plan=Plan(), scenario_timeout=st.timeout, unsandboxed=st.unsandboxed)
     out: dict[str, Cell] = {"connections": st.connections, "streams": st.connections * st.streams}
     try:
         server.start()
         log(f"[{target.name}] server pid {server.pid} on port {server.port}, log {server.log_path}")
         client = await server.connect()
         queue = unique("load")
-        async with running_worker(client, queue, opts) as worker:
+        async with running_worker(client, queue, st.unsandboxed) as worker:
             async def body() -> None:
                 await latencies(client, queue, st.warmup)
                 out["latency_idle"] = statistics.median(await latencies(client, queue, st.runs))
@@ -161,8 +139,7 @@ async def bench_target(target: Target, st: Settings, res: Results, log_dir: Path
         log(f"[{target.name}] FAILED: {short_error(e)}")
         res.errors.append(f"{target.name}: {short_error(e)}")
         res.put(target.name, out)
-        for m in metrics(st):
-            res.cells.setdefault(m.key, {}).setdefault(target.name, f"error: {short_error(e, 60)}")
+        res.fill(target.name, [m.key for m in metrics(st)], f"error: {short_error(e, 60)}")
     finally:
         server.kill()
 
@@ -172,40 +149,21 @@ async def amain(args: argparse.Namespace) -> int:
                   streams=args.streams or (10 if args.quick else 20), runs=args.runs or (5 if args.quick else 20),
                   settle_s=args.settle, timeout=args.timeout, unsandboxed=args.unsandboxed, quick=args.quick)
     targets = selected_targets(args.only)
-    tk_path, log_dir = begin_run("load-logs", f"; {st.connections} connections x {st.streams} streams")
-    load_start, started = loadavg(), time.perf_counter()
-    tk_descs = (binary_desc(tk_path), binary_desc(tk_path))
-    target_loads: dict[str, str] = {}
+    run, log_dir = begin_run("load-logs", f"; {st.connections} connections x {st.streams} streams")
     res = Results()
-    for t in targets:
-        target_loads[t.name] = loadavg()
-        log(f"[{t.name}] load average {target_loads[t.name]}")
-        if t.argv[0] == tk_path:
-            tk_descs = (binary_desc(tk_path), tk_descs[1])
-        await bench_target(t, st, res, log_dir)
-        if t.argv[0] == tk_path:
-            tk_descs = (tk_descs[0], binary_desc(tk_path))
-    load_end, elapsed = loadavg(), time.perf_counter() - started
+    await bench_each_target(run, targets, lambda t: bench_target(t, st, res, log_dir))
 
     header, rows = table_rows(metrics(st), targets, res)
     title = (f"Timekeeper held-load benchmark{' (--quick)' if st.quick else ''}: {st.connections} connections x "
              f"{st.streams} streams; lower is better; ratio = {RATIO[0]} / {RATIO[1]}")
-    fact_list = machine_facts(targets, load_start, load_end, elapsed, tk_descs, target_loads, st.unsandboxed) + [
+    fact_list = machine_facts(targets, run, st.unsandboxed) + [
         ("load", f"{st.connections} h2 connections x {st.streams} streams, half long polls (grpc-timeout 50S), "
                  "half GetSystemInfo held 3 s before END_STREAM, each replaced when answered"),
         ("latency", f"{st.runs} sequential trivial workflows (+{st.warmup} warm-up) before and under the load"),
     ]
-    print()
-    print(title)
-    print(text_table(header, rows))
-    print()
-    print_report_tail(fact_list, res.errors, res.notes)
-
-    out = results_path(args.out, "load", st.quick)
-    md = [f"# {title}", "", md_table(header, rows), "", "## Machine and settings", ""]
-    md += md_report_tail(fact_list, res.errors, res.notes, "Benchmarks/Servers/load.py")
-    out.write_text("\n".join(md))
-    print(f"\nwrote {out}")
+    print_report(title, header, rows, fact_list, res)
+    write_results_file(args.out, "load", st.quick, [f"# {title}", "", md_table(header, rows), ""],
+                       fact_list, res.errors, res.notes)
     return 1 if res.errors else 0
 
 
@@ -216,20 +174,11 @@ def main() -> None:
     ap.add_argument("--streams", type=int, metavar="S", help="concurrent streams per connection (default 20)")
     ap.add_argument("--runs", type=int, metavar="N", help="trivial workflows per latency figure (default 20)")
     ap.add_argument("--settle", type=float, default=5.0, metavar="S", help="wait before the after-RSS (default 5)")
-    ap.add_argument("--only", action="append", metavar="NAME", help="run only this target (repeatable)")
-    ap.add_argument("--timeout", type=float, default=600.0, help="per-target timeout, s (default 600)")
-    ap.add_argument("--unsandboxed", action="store_true", help="the worker uses UnsandboxedWorkflowRunner")
-    ap.add_argument("--out", help="Markdown output path (default Benchmarks/Servers/results/load-<date>[-quick].md)")
-    args = ap.parse_args()
-    code = 2
-    try:
-        code = asyncio.run(amain(args))
-    except KeyboardInterrupt:
-        code = 130
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    add_only_option(ap)
+    add_run_options(ap, timeout_s=600.0, timeout_per="target", stem="load",
+                    unsandboxed_help="the worker uses UnsandboxedWorkflowRunner")
+    # An unknown --only name ends the run with Python's own SystemExit handling (status 1), as it always has.
+    run_and_exit(amain, ap.parse_args(), catch_system_exit=False)
 
 
 if __name__ == "__main__":

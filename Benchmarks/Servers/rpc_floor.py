@@ -19,17 +19,11 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Integration", "support"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from e2e import make_targets  # noqa: E402  (the same targets, one line each)
 from netutil import free_loopback_port  # noqa: E402
+from proc_readings import proc_cpu_s  # noqa: E402
+from servers import make_targets  # noqa: E402  (the same targets, one line each)
 
 METHOD = "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def measure(argv: list[str], calls: int, compression) -> tuple[float, float]:
@@ -50,11 +44,11 @@ def measure(argv: list[str], calls: int, compression) -> tuple[float, float]:
                 time.sleep(0.01)
         for _ in range(500):
             call(b"")
-        before, wall = cpu_seconds(server.pid), time.perf_counter()
+        before, wall = proc_cpu_s(server.pid), time.perf_counter()
         for _ in range(calls):
             call(b"")
         wall = time.perf_counter() - wall
-        used = cpu_seconds(server.pid) - before
+        used = proc_cpu_s(server.pid) - before
         channel.close()
         return used / calls * 1e6, wall / calls * 1e6
     finally:
