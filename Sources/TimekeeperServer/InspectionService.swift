@@ -133,16 +133,8 @@ enum Inspection {
         }
     }
 
+    /// The status by the name list filters use ("Running", "ContinuedAsNew", …).
     static func statusName(_ status: ExecutionStatus) -> String {
-        switch status {
-        case .running: "Running"
-        case .completed: "Completed"
-        case .failed: "Failed"
-        case .canceled: "Canceled"
-        case .terminated: "Terminated"
-        case .continuedAsNew: "ContinuedAsNew"
-        case .timedOut: "TimedOut"
-        default: "Unknown"
-        }
+        ExecutionStatusName(rawValue: Int64(status.rawValue))?.name ?? "Unknown"
     }
 }
