@@ -93,6 +93,7 @@ extension UnaryRouter {
     static func allServices(engine: Engine) -> UnaryRouter {
         UnaryRouter([
             WorkflowServiceHandlers(engine: engine),
+            OperatorServiceHandlers(engine: engine),
             TestServiceHandlers(engine: engine),
             InspectionHandlers(engine: engine),
             HealthService(serviceNames: [

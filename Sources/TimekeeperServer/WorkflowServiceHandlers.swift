@@ -17,6 +17,32 @@ struct WorkflowServiceHandlers: UnaryService {
     /// server's 20 s).
     static let historyPollBound: Duration = .seconds(20)
 
+    /// A namespace as Describe and List answer it.
+    static func namespaceDescription(_ name: String) -> Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse {
+        .with {
+            $0.namespaceInfo = .with {
+                $0.name = name
+                $0.state = .registered
+                $0.id = NamespaceIDs.id(for: name)
+                // Only what is served: no updates yet (they answer UNIMPLEMENTED), no eager workflow start,
+                // no worker heartbeats (the SDK would call RecordWorkerHeartbeat), no schedules.
+                $0.capabilities = .init()
+            }
+            // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
+            // `operator namespace describe` dereferences replication_config and its clusters.
+            $0.config = .with {
+                $0.workflowExecutionRetentionTtl = .init(seconds: 86_400)
+                $0.badBinaries = .init()
+                $0.historyArchivalState = .disabled
+                $0.visibilityArchivalState = .disabled
+            }
+            $0.replicationConfig = .with {
+                $0.activeClusterName = "active"
+                $0.clusters = [.with { $0.clusterName = "active" }]
+            }
+        }
+    }
+
     func register(with router: inout UnaryRouter) {
         let engine = self.engine
 
@@ -40,27 +66,16 @@ struct WorkflowServiceHandlers: UnaryService {
             (request: Temporal_Api_Workflowservice_V1_DescribeNamespaceRequest, _) in
             let name = request.namespace.isEmpty ? request.id : request.namespace
             guard !name.isEmpty else { throw EngineError.invalidArgument("namespace is not set") }
-            return Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse.with {
-                $0.namespaceInfo = .with {
-                    $0.name = name
-                    $0.state = .registered
-                    $0.id = NamespaceIDs.id(for: name)
-                    // Only what is served: no updates yet (they answer UNIMPLEMENTED), no eager workflow start,
-                    // no worker heartbeats (the SDK would call RecordWorkerHeartbeat), no schedules.
-                    $0.capabilities = .init()
-                }
-                // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
-                // `operator namespace describe` dereferences replication_config and its clusters.
-                $0.config = .with {
-                    $0.workflowExecutionRetentionTtl = .init(seconds: 86_400)
-                    $0.badBinaries = .init()
-                    $0.historyArchivalState = .disabled
-                    $0.visibilityArchivalState = .disabled
-                }
-                $0.replicationConfig = .with {
-                    $0.activeClusterName = "active"
-                    $0.clusters = [.with { $0.clusterName = "active" }]
-                }
+            return Self.namespaceDescription(name)
+        }
+
+        // The test server serves any namespace a client names (as Temporal's Java test server does):
+        // it lists "default" and every namespace runs were started in.
+        router.registerUnary(WS.Method.ListNamespaces.descriptor) {
+            (_: Temporal_Api_Workflowservice_V1_ListNamespacesRequest, _) in
+            let names = engine.visibilitySchema(namespace: "default").namespaces.union(["default"]).sorted()
+            return Temporal_Api_Workflowservice_V1_ListNamespacesResponse.with {
+                $0.namespaces = names.map(Self.namespaceDescription)
             }
         }
 

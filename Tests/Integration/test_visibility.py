@@ -121,3 +121,34 @@ async def test_the_real_cli_lists_and_counts_with_a_query(env) -> None:
     assert sorted(row["execution"]["workflowId"] for row in rows) == ids["running"], listed
     counted = await cli("workflow", "count", "--query", f"WorkflowId STARTS_WITH '{prefix}'")
     assert "5" in counted, counted
+
+
+@timekeeper_only
+async def test_the_real_cli_lists_namespaces_and_the_search_attributes_runs_carry(env) -> None:
+    prefix = f"ops-{uuid.uuid4().hex[:8]}"
+    await _start_mix(env, prefix)
+    target = env.client.service_client.config.target_host
+
+    async def cli(*args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            str(TEMPORAL_CLI), *args, "--address", target,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
+    namespaces = json.loads(await cli("operator", "namespace", "list", "-o", "json"))
+    names = [entry["namespaceInfo"]["name"] for entry in (namespaces if isinstance(namespaces, list) else [namespaces])]
+    assert "default" in names, namespaces
+    attributes = await cli("operator", "search-attribute", "list", "-o", "json")
+    listed = json.loads(attributes)
+    flat = json.dumps(listed)
+    assert "Colour" in flat and "Size" in flat and "WorkflowType" in flat, attributes
+
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+    response = await env.client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
+    assert response.custom_attributes["Colour"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    assert response.custom_attributes["Size"] == IndexedValueType.INDEXED_VALUE_TYPE_INT
+    assert response.system_attributes["StartTime"] == IndexedValueType.INDEXED_VALUE_TYPE_DATETIME

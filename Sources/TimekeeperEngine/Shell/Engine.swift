@@ -308,6 +308,11 @@ package final class Engine: Sendable {
         try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.countWorkflows(request) }
     }
 
+    /// The custom search attributes a namespace's runs carry, and the namespaces in use.
+    package func visibilitySchema(namespace: String) -> (custom: [String: SearchAttributeType], namespaces: Set<String>) {
+        inspect { core, _ in (core.customSearchAttributes(namespace: namespace), core.namespacesInUse) }
+    }
+
     package func terminateWorkflow(_ request: TerminateWorkflowRequest) throws(EngineError) {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.terminateWorkflow(request, wallNow: now) }
     }

@@ -59,16 +59,25 @@ extension EngineCore {
         }
     }
 
+    /// The custom search attributes the runs of a namespace carry, with their types (what the test server
+    /// lists as registered: it registers none up front).
+    package func customSearchAttributes(namespace: String) -> [String: SearchAttributeType] {
+        var custom: [String: SearchAttributeType] = [:]
+        for run in runs.values where run.ref.namespace == namespace {
+            for (name, type) in searchAttributes(of: run.ref.runID).types { custom[name] = type }
+        }
+        return custom
+    }
+
+    /// The namespaces runs were started in.
+    package var namespacesInUse: Set<String> { Set(runs.values.map(\.ref.namespace)) }
+
     /// The runs of a namespace a query matches, with their records, and the parsed filter.
     private func matchingRuns(namespace: String, query: String, forCount: Bool) throws(EngineError)
         -> (ListFilter, [(run: WorkflowRun, record: VisibilityRecord)])
     {
-        let runs = runs.values.filter { $0.ref.namespace == namespace }
-        let records = runs.map { (run: $0, record: visibilityRecord($0)) }
-        var custom: [String: SearchAttributeType] = [:]
-        for (run, _) in records {
-            for (name, type) in searchAttributes(of: run.ref.runID).types { custom[name] = type }
-        }
+        let records = runs.values.filter { $0.ref.namespace == namespace }.map { (run: $0, record: visibilityRecord($0)) }
+        let custom = customSearchAttributes(namespace: namespace)
         let filter: ListFilter
         do throws(ListFilterError) {
             filter = try ListFilter.parse(query, schema: ListFilterSchema(customAttributes: custom, allowsOrderBy: true))

@@ -1,0 +1,39 @@
+internal import GRPCCore
+internal import SwiftProtobuf
+internal import TemporalAPI
+internal import TimekeeperEngine
+
+private typealias OS = Temporal_Api_Operatorservice_V1_OperatorService
+
+/// `temporal.api.operatorservice.v1.OperatorService`: what the test server can say of its setup.
+struct OperatorServiceHandlers: UnaryService {
+    let engine: Engine
+
+    func register(with router: inout UnaryRouter) {
+        let engine = self.engine
+        // Custom attributes are the ones runs of the namespace carry, typed as the SDK sent them: the test
+        // server registers none up front (as Temporal's Java test server accepts unregistered ones).
+        router.registerUnary(OS.Method.ListSearchAttributes.descriptor) {
+            (request: Temporal_Api_Operatorservice_V1_ListSearchAttributesRequest, _) in
+            let namespace = request.namespace.isEmpty ? "default" : request.namespace
+            let custom = engine.visibilitySchema(namespace: namespace).custom
+            return Temporal_Api_Operatorservice_V1_ListSearchAttributesResponse.with {
+                $0.customAttributes = custom.mapValues(Self.indexedType)
+                $0.systemAttributes = ListFilterSchema.systemAttributes.mapValues(Self.indexedType)
+                $0.storageSchema = [:]
+            }
+        }
+    }
+
+    private static func indexedType(_ type: SearchAttributeType) -> Temporal_Api_Enums_V1_IndexedValueType {
+        switch type {
+        case .keyword: .keyword
+        case .text: .text
+        case .int: .int
+        case .double: .double
+        case .bool: .bool
+        case .datetime: .datetime
+        case .keywordList: .keywordList
+        }
+    }
+}
