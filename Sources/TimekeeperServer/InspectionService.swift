@@ -135,6 +135,6 @@ enum Inspection {
 
     /// The status by the name list filters use ("Running", "ContinuedAsNew", …).
     static func statusName(_ status: ExecutionStatus) -> String {
-        ExecutionStatusName(rawValue: Int64(status.rawValue))?.name ?? "Unknown"
+        ExecutionStatusName(status)?.name ?? "Unknown"
     }
 }

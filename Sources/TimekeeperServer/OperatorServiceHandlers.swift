@@ -16,7 +16,7 @@ struct OperatorServiceHandlers: UnaryService {
         router.registerUnary(OS.Method.ListSearchAttributes.descriptor) {
             (request: Temporal_Api_Operatorservice_V1_ListSearchAttributesRequest, _) in
             let namespace = request.namespace.isEmpty ? "default" : request.namespace
-            let custom = engine.visibilitySchema(namespace: namespace).custom
+            let custom = engine.customSearchAttributes(namespace: namespace)
             return Temporal_Api_Operatorservice_V1_ListSearchAttributesResponse.with {
                 $0.customAttributes = custom.mapValues(Self.indexedType)
                 $0.systemAttributes = ListFilterSchema.systemAttributes.mapValues(Self.indexedType)

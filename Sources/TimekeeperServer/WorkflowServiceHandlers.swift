@@ -73,7 +73,7 @@ struct WorkflowServiceHandlers: UnaryService {
         // it lists "default" and every namespace runs were started in.
         router.registerUnary(WS.Method.ListNamespaces.descriptor) {
             (_: Temporal_Api_Workflowservice_V1_ListNamespacesRequest, _) in
-            let names = engine.visibilitySchema(namespace: "default").namespaces.union(["default"]).sorted()
+            let names = engine.namespacesInUse().union(["default"]).sorted()
             return Temporal_Api_Workflowservice_V1_ListNamespacesResponse.with {
                 $0.namespaces = names.map(Self.namespaceDescription)
             }

@@ -53,6 +53,16 @@ async def _start_mix(env, prefix: str) -> dict[str, list[str]]:
     return ids
 
 
+async def _cli(env, *args: str) -> str:
+    """Runs the real ``temporal`` CLI against ``env``'s server; its standard output."""
+    process = await asyncio.create_subprocess_exec(
+        str(TEMPORAL_CLI), *args, "--address", env.client.service_client.config.target_host,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
 async def _ids(env, query: str, page_size: int = 1000) -> list[str]:
     return [execution.id async for execution in env.client.list_workflows(query, page_size=page_size)]
 
@@ -105,21 +115,11 @@ async def test_a_malformed_or_unknown_query_is_invalid_argument_naming_it(env) -
 async def test_the_real_cli_lists_and_counts_with_a_query(env) -> None:
     prefix = f"cli-{uuid.uuid4().hex[:8]}"
     ids = await _start_mix(env, prefix)
-    target = env.client.service_client.config.target_host
-
-    async def cli(*args: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            str(TEMPORAL_CLI), *args, "--address", target,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        assert process.returncode == 0, err.decode()
-        return out.decode()
-
-    listed = await cli("workflow", "list", "--query", f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'",
+    listed = await _cli(env, "workflow", "list", "--query", f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'",
                        "-o", "jsonl")
     rows = [json.loads(line) for line in listed.splitlines() if line.strip()]
     assert sorted(row["execution"]["workflowId"] for row in rows) == ids["running"], listed
-    counted = await cli("workflow", "count", "--query", f"WorkflowId STARTS_WITH '{prefix}'")
+    counted = await _cli(env, "workflow", "count", "--query", f"WorkflowId STARTS_WITH '{prefix}'")
     assert "5" in counted, counted
 
 
@@ -127,20 +127,10 @@ async def test_the_real_cli_lists_and_counts_with_a_query(env) -> None:
 async def test_the_real_cli_lists_namespaces_and_the_search_attributes_runs_carry(env) -> None:
     prefix = f"ops-{uuid.uuid4().hex[:8]}"
     await _start_mix(env, prefix)
-    target = env.client.service_client.config.target_host
-
-    async def cli(*args: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            str(TEMPORAL_CLI), *args, "--address", target,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        assert process.returncode == 0, err.decode()
-        return out.decode()
-
-    namespaces = json.loads(await cli("operator", "namespace", "list", "-o", "json"))
+    namespaces = json.loads(await _cli(env, "operator", "namespace", "list", "-o", "json"))
     names = [entry["namespaceInfo"]["name"] for entry in (namespaces if isinstance(namespaces, list) else [namespaces])]
     assert "default" in names, namespaces
-    attributes = await cli("operator", "search-attribute", "list", "-o", "json")
+    attributes = await _cli(env, "operator", "search-attribute", "list", "-o", "json")
     listed = json.loads(attributes)
     flat = json.dumps(listed)
     assert "Colour" in flat and "Size" in flat and "WorkflowType" in flat, attributes

@@ -6,13 +6,6 @@ extension EngineCore {
     /// Virtual now, as of the last transition.
     package var now: Instant { clock.now }
 
-    /// Virtual time at `wallNow`, without changing anything (for deciding).
-    func now(at wallNow: Instant) -> Instant {
-        var clock = clock
-        clock.refresh(wallNow: wallNow, flowing: isFlowing)
-        return clock.now
-    }
-
     private var isFlowing: Bool { !clock.maySkip(timetableIsEmpty: timetable.isEmpty) }
 
     /// Brings the clock up to `wallNow` without firing anything.

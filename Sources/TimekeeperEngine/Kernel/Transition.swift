@@ -49,12 +49,4 @@ package struct Transition: Sendable {
     package init() {}
 
     package var isEmpty: Bool { journal.isEmpty && currentRuns.isEmpty && effects.isEmpty }
-
-    /// The new events of `runID`, in order.
-    package func events(of runID: String) -> [HistoryEvent] {
-        journal.compactMap { entry in
-            guard entry.runID == runID, case .event(let event) = entry.change else { return nil }
-            return event
-        }
-    }
 }

@@ -308,9 +308,14 @@ package final class Engine: Sendable {
         try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.countWorkflows(request) }
     }
 
-    /// The custom search attributes a namespace's runs carry, and the namespaces in use.
-    package func visibilitySchema(namespace: String) -> (custom: [String: SearchAttributeType], namespaces: Set<String>) {
-        inspect { core, _ in (core.customSearchAttributes(namespace: namespace), core.namespacesInUse) }
+    /// The custom search attributes a namespace's runs carry (a read: no transition).
+    package func customSearchAttributes(namespace: String) -> [String: SearchAttributeType] {
+        state.withLock { $0.core.customSearchAttributes(namespace: namespace) }
+    }
+
+    /// The namespaces runs were started in (a read: no transition).
+    package func namespacesInUse() -> Set<String> {
+        state.withLock { $0.core.namespacesInUse }
     }
 
     package func terminateWorkflow(_ request: TerminateWorkflowRequest) throws(EngineError) {

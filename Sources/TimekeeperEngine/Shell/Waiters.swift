@@ -9,8 +9,6 @@ struct Waiters<Key: Hashable & Sendable, Answer: Sendable>: Sendable {
 
     private var waiting: [Key: Continuation] = [:]
 
-    var count: Int { waiting.count }
-
     mutating func add(_ key: Key, _ continuation: Continuation) {
         precondition(waiting.updateValue(continuation, forKey: key) == nil, "one waiter per key")
     }

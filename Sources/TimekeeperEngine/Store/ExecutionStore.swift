@@ -18,13 +18,11 @@ package struct InMemoryExecutionStore: ExecutionStore {
     private var journals: [String: [RunChange]] = [:]
     private var order: [String] = []
     package private(set) var currentRuns: [WorkflowKey: String] = [:]
-    package private(set) var commits = 0
 
     package init() {}
 
     package mutating func commit(_ transition: Transition) {
         guard !transition.journal.isEmpty || !transition.currentRuns.isEmpty else { return }
-        commits += 1
         for entry in transition.journal {
             if journals[entry.runID] == nil { order.append(entry.runID) }
             journals[entry.runID, default: []].append(entry.change)

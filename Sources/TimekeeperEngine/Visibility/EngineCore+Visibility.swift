@@ -64,7 +64,7 @@ extension EngineCore {
     package func customSearchAttributes(namespace: String) -> [String: SearchAttributeType] {
         var custom: [String: SearchAttributeType] = [:]
         for run in runs.values where run.ref.namespace == namespace {
-            for (name, type) in searchAttributes(of: run.ref.runID).types { custom[name] = type }
+            custom.merge(searchAttributes(of: run.ref.runID).types) { _, later in later }
         }
         return custom
     }
@@ -76,8 +76,13 @@ extension EngineCore {
     private func matchingRuns(namespace: String, query: String, forCount: Bool) throws(EngineError)
         -> (ListFilter, [(run: WorkflowRun, record: VisibilityRecord)])
     {
-        let records = runs.values.filter { $0.ref.namespace == namespace }.map { (run: $0, record: visibilityRecord($0)) }
-        let custom = customSearchAttributes(namespace: namespace)
+        // Each run's history is read once: for its custom attributes' values and for their types.
+        var custom: [String: SearchAttributeType] = [:]
+        let records = runs.values.filter { $0.ref.namespace == namespace }.map { run in
+            let attributes = searchAttributes(of: run.ref.runID)
+            custom.merge(attributes.types) { _, later in later }
+            return (run: run, record: visibilityRecord(run, customValues: attributes.values))
+        }
         let filter: ListFilter
         do throws(ListFilterError) {
             filter = try ListFilter.parse(query, schema: ListFilterSchema(customAttributes: custom, allowsOrderBy: true))
@@ -90,13 +95,14 @@ extension EngineCore {
         return (filter, records.filter { filter.matches($0.record) })
     }
 
-    /// What visibility knows of a run, by the attribute names queries use.
-    func visibilityRecord(_ run: WorkflowRun) -> VisibilityRecord {
+    /// What visibility knows of a run, by the attribute names queries use (`customValues` from
+    /// `searchAttributes(of:)`).
+    func visibilityRecord(_ run: WorkflowRun, customValues: [String: SearchAttributeValue]) -> VisibilityRecord {
         var record = VisibilityRecord([
             "WorkflowId": .string(run.ref.workflowID),
             "RunId": .string(run.ref.runID),
             "WorkflowType": .string(run.workflowType),
-            "ExecutionStatus": .string(ExecutionStatusName(rawValue: Int64(run.status.rawValue))?.name ?? "Unspecified"),
+            "ExecutionStatus": .string((ExecutionStatusName(run.status) ?? .unspecified).name),
             "StartTime": .datetime(run.startedAt.nanosecondsSinceEpoch),
             "ExecutionTime": .datetime((run.startedAt + run.backoff).nanosecondsSinceEpoch),
             "TaskQueue": .string(run.taskQueue),
@@ -108,7 +114,7 @@ extension EngineCore {
             record["CloseTime"] = .datetime(closedAt.nanosecondsSinceEpoch)
             record["ExecutionDuration"] = .int((closedAt - (run.startedAt + run.backoff)).nanoseconds)
         }
-        for (name, value) in searchAttributes(of: run.ref.runID).values { record[name] = value }
+        for (name, value) in customValues { record[name] = value }
         return record
     }
 
@@ -182,4 +188,10 @@ extension EngineCore {
         }
         return offset
     }
+}
+
+extension ExecutionStatusName {
+    /// The name of a run's status (nil for a number the proto does not know). Here rather than beside the
+    /// enum, which needs nothing but the standard library.
+    package init?(_ status: ExecutionStatus) { self.init(rawValue: Int64(status.rawValue)) }
 }
