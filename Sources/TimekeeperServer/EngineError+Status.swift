@@ -15,6 +15,8 @@ extension EngineError {
             case .failedPrecondition: .failedPrecondition
             case .unimplemented: .unimplemented
             case .deadlineExceeded: .deadlineExceeded
+            case .resourceExhausted: .resourceExhausted
+            case .permissionDenied: .permissionDenied
             default: .internalError
             }
         guard let detail else { return RPCError(code: code, message: message) }

@@ -24,9 +24,12 @@ struct WorkflowServiceHandlers: UnaryService {
                 $0.name = name
                 $0.state = .registered
                 $0.id = NamespaceIDs.id(for: name)
-                // Only what is served: no updates yet (they answer UNIMPLEMENTED), no eager workflow start,
-                // no worker heartbeats (the SDK would call RecordWorkerHeartbeat), no schedules.
-                $0.capabilities = .init()
+                // Only what is served: updates, but no eager workflow start, no worker heartbeats (the SDK
+                // would call RecordWorkerHeartbeat), no schedules.
+                $0.capabilities = .with {
+                    $0.syncUpdate = true
+                    $0.asyncUpdate = true
+                }
             }
             // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
             // `operator namespace describe` dereferences replication_config and its clusters.
@@ -149,6 +152,7 @@ struct WorkflowServiceHandlers: UnaryService {
         }
 
         registerActivityMethods(with: &router)
+        registerUpdateMethods(with: &router)
     }
 }
 

@@ -29,7 +29,9 @@ package struct ClockExplanation: Sendable {
     /// A jump trapped a run; answers the trap if it is to be reported now.
     mutating func noteTrap(_ trap: TimeSkippingTrap) -> TimeSkippingTrap? {
         traps[trap.run.runID] = trap
-        if trap.jump.awaitedWorkflowIDs.isEmpty && trap.jump.permittedBy != .startedUnlocked {
+        if trap.jump.awaitedWorkflowIDs.isEmpty && trap.jump.awaitedUpdates.isEmpty
+            && trap.jump.permittedBy != .startedUnlocked
+        {
             unreportedTraps[trap.run.runID] = trap
             return nil
         }

@@ -10,9 +10,11 @@ package struct ClockJump: Sendable, CustomStringConvertible {
     package var permittedBy: JumpPermission
     /// The workflows whose results a client was awaiting when it moved.
     package var awaitedWorkflowIDs: [String] = []
+    /// The updates whose outcomes a client was awaiting when it moved.
+    package var awaitedUpdates: [AwaitedUpdate] = []
 
     /// The permission as a phrase, for the log and the inspection tools.
-    package var permission: String { permittedBy.explanation(awaiting: awaitedWorkflowIDs) }
+    package var permission: String { permittedBy.explanation(awaiting: awaitedWorkflowIDs, updates: awaitedUpdates) }
 
     package var distance: Duration { to - from }
 
@@ -20,6 +22,12 @@ package struct ClockJump: Sendable, CustomStringConvertible {
         "clock jumped \(String(format: "%.3f", distance.secondsValue)) s to \(target.fireAt) for the \(target); "
             + "\(permission); nothing was in flight"
     }
+}
+
+/// An update whose outcome a client awaits.
+package struct AwaitedUpdate: Sendable, Equatable {
+    package var workflowID: String
+    package var updateID: String
 }
 
 /// The most recent jumps, oldest first, bounded so that a long test run cannot grow it without end.

@@ -11,6 +11,7 @@ extension EngineCore {
     /// Brings the clock up to `wallNow` without firing anything.
     mutating func refresh(_ wallNow: Instant) {
         refreshTouchedRuns()
+        clock.waiveClientLocks(updateBook.awaitsOutcome)
         clock.settleBorrowedUnlocks()
         clock.refresh(wallNow: wallNow, flowing: isFlowing)
     }
@@ -29,9 +30,13 @@ extension EngineCore {
             }
             guard let next = timetable.next(), clock.maySkip(timetableIsEmpty: false) else { break }
             let awaited = explanation.resultWaiters.keys.compactMap { runs[$0]?.ref.workflowID }
+            let updates = updateBook.awaitedOutcomes.compactMap { runID, updateID in
+                runs[runID].map { AwaitedUpdate(workflowID: $0.ref.workflowID, updateID: updateID) }
+            }
             let jump = ClockJump(
                 from: clock.now, to: next.fireAt, target: next, wallTime: wallNow,
-                permittedBy: clock.permission, awaitedWorkflowIDs: awaited)
+                permittedBy: clock.skipsForAwaitedUpdate ? .clientAwaitingUpdate : clock.permission,
+                awaitedWorkflowIDs: awaited, awaitedUpdates: updates)
             explanation.noteJump(jump)
             emit(.clockJumped(jump))
             clock.jump(to: next.fireAt)

@@ -21,6 +21,10 @@ package struct VirtualClock: Sendable {
     private var heldByWork = 0
     /// The client action that last let the count fall: what permits the next jump.
     package private(set) var permission: JumpPermission
+    /// Whether client locks are set aside because a client awaits an update's outcome: awaiting an update
+    /// lets the clock skip as awaiting `result()` does (the SDKs unlock for `result()` only; the Java test
+    /// server never skips for an update, so users' update tests wait out their timers in real time).
+    package private(set) var clientLocksWaived = false
     /// Wall time of the last refresh if time was flowing then; `nil` while skipping.
     private var wallAnchor: Instant?
 
@@ -39,8 +43,16 @@ package struct VirtualClock: Sendable {
     /// Whether the clock may jump now, given whether the timetable has anything in it. An empty
     /// timetable makes time flow, as the Java server's "empty queue" hold does.
     package func maySkip(timetableIsEmpty: Bool) -> Bool {
-        skipsTime && lockCount == 0 && !timetableIsEmpty
+        skipsTime && skippingLockCount == 0 && !timetableIsEmpty
     }
+
+    /// The count that decides skipping: `lockCount`, less the client locks while they are waived.
+    private var skippingLockCount: Int { (clientLocksWaived ? min(clientLocks, 0) : clientLocks) + heldByWork }
+
+    /// Whether only the waiver lets the clock skip (a client lock is held, and set aside).
+    package var skipsForAwaitedUpdate: Bool { clientLocksWaived && clientLocks > 0 }
+
+    mutating func waiveClientLocks(_ waived: Bool) { clientLocksWaived = waived }
 
     /// Brings virtual time up to `wallNow`: wall time that passed while flowing is added, time that
     /// passed while skipping is not. `flowing` says whether time flows from here on.
@@ -90,13 +102,21 @@ package enum JumpPermission: Sendable, Equatable {
     case startedUnlocked
     case clientUnlocked
     case clientSleep(Duration)
+    /// A client holding a lock awaits an update's outcome (see `VirtualClock.clientLocksWaived`).
+    case clientAwaitingUpdate
 
-    /// The permission as a phrase, naming the workflows whose results a client was awaiting, if any.
-    package func explanation(awaiting workflowIDs: [String]) -> String {
-        let awaited = workflowIDs.isEmpty
+    /// The permission as a phrase, naming the workflows whose results a client was awaiting, if any, and
+    /// the updates whose outcomes it was awaiting.
+    package func explanation(awaiting workflowIDs: [String], updates: [AwaitedUpdate] = []) -> String {
+        let updateList = updates.map { "update \($0.updateID) of workflow \($0.workflowID)" }.joined(separator: ", ")
+        var awaited = workflowIDs.isEmpty
             ? ""
             : " while it awaited the result of workflow \(workflowIDs.sorted().joined(separator: ", "))"
+        if !updates.isEmpty && self != .clientAwaitingUpdate { awaited += " and the outcome of \(updateList)" }
         switch self {
+        case .clientAwaitingUpdate:
+            return "permitted by a client awaiting \(updates.isEmpty ? "an update" : updateList)"
+                + (workflowIDs.isEmpty ? "" : " and the result of workflow \(workflowIDs.sorted().joined(separator: ", "))")
         case .startedUnlocked: return "permitted because the server was started with --enable-time-skipping"
         case .clientUnlocked: return "permitted by a client's UnlockTimeSkipping\(awaited)"
         case .clientSleep(let duration):

@@ -36,7 +36,8 @@ extension EngineCore {
             (.recordMarker, .recordMarkerCommandAttributes?),
             (.upsertWorkflowSearchAttributes, .upsertWorkflowSearchAttributesCommandAttributes?),
             (.modifyWorkflowProperties, .modifyWorkflowPropertiesCommandAttributes?),
-            (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?):
+            (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?),
+            (.protocolMessage, .protocolMessageCommandAttributes?):  // its message is checked with the messages
             return
         case (.cancelTimer, .cancelTimerCommandAttributes(let attributes)?):
             openIDs.timers.remove(attributes.timerID)
@@ -79,6 +80,7 @@ extension EngineCore {
         case (.cancelWorkflowExecution, _): throw missing("cancel_workflow_execution_command_attributes")
         case (.startTimer, _): throw missing("start_timer_command_attributes")
         case (.scheduleActivityTask, _): throw missing("schedule_activity_task_command_attributes")
+        case (.protocolMessage, _): throw missing("protocol_message_command_attributes")
         default:
             throw EngineError(.unimplemented, "\(field): command \(command.commandType) is not supported by this server yet")
         }

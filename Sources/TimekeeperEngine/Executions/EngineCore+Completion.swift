@@ -41,17 +41,25 @@ extension EngineCore {
             try Self.requireNamespace(request.namespace)
             let (run, task) = try core.startedWorkflowTask(request.taskToken)
             var openIDs = OpenIDs(run)
+            let messages = try core.validateUpdateMessages(request.messages, run: run)
             for (index, command) in request.commands.enumerated() {
                 try core.validate(command, at: index, run: run, openIDs: &openIDs)
+                if case .protocolMessageCommandAttributes(let attributes)? = command.attributes,
+                    messages[attributes.messageID] == nil
+                {
+                    throw .invalidArgument(
+                        "commands[\(index)].protocol_message_command_attributes.message_id \(attributes.messageID) names no message of this completion")
+                }
             }
-            // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
-            // UNHANDLED_COMMAND), so that it gets to see them.
-            let refused = run.hasUnhandledEvents && request.commands.contains { Self.closesWorkflow($0.commandType) }
+            // A workflow that closes while new events or updates wait unseen has its task failed instead
+            // (Temporal's UNHANDLED_COMMAND), so that it gets to see them.
+            let unseen = run.hasUnhandledEvents || core.updateBook.hasWaiting(run.ref.runID)
+            let refused = unseen && request.commands.contains { Self.closesWorkflow($0.commandType) }
             return { core in
                 if refused {
                     core.refuseCompletion(task, request)
                 } else {
-                    core.applyCompletion(task, request)
+                    core.applyCompletion(task, request, messages: messages)
                 }
             }
         }
@@ -67,11 +75,14 @@ extension EngineCore {
             }
         }
         answerQueries(task.runID, results: request.queryResults)
+        requeueUpdatesInFlight(task.runID)  // nor its answers to updates
         clearStickiness(task.runID)  // the worker must replay: its commands were not applied
         scheduleWorkflowTask(task.runID, attempt: 1)
     }
 
-    private mutating func applyCompletion(_ task: StartedTask, _ request: CompleteWorkflowTaskRequest) {
+    private mutating func applyCompletion(
+        _ task: StartedTask, _ request: CompleteWorkflowTaskRequest, messages: [String: UpdateMessage]
+    ) {
         let runID = task.runID
         let completedID = record(runID, .workflowTaskCompleted) { event in
             event.workflowTaskCompletedEventAttributes = .with {
@@ -93,12 +104,30 @@ extension EngineCore {
         }
         answerQueries(runID, results: request.queryResults)
         applying = CommandApplication(runID: runID)
+        // A message's events go where its PROTOCOL_MESSAGE command puts them among the other commands'
+        // events; messages no command places follow them all (Temporal's order).
+        var unplaced = request.messages.filter { messages[$0.id] != nil }
         for command in request.commands where runs[runID]!.isOpen {
+            if case .protocolMessageCommandAttributes(let attributes)? = command.attributes {
+                if let index = unplaced.firstIndex(where: { $0.id == attributes.messageID }) {
+                    let message = unplaced.remove(at: index)
+                    applyUpdateMessage(message, messages[message.id]!, runID: runID)
+                }
+                continue
+            }
             apply(command, runID: runID, completedEventID: completedID, identity: request.identity)
+        }
+        for message in unplaced where runs[runID]!.isOpen {
+            applyUpdateMessage(message, messages[message.id]!, runID: runID)
         }
         let offers = applying?.activityOffers ?? []
         applying = nil
-        if runs[runID]!.isOpen && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask) {
+        // Delivered with this task but not answered: a heartbeat's next task asks again, otherwise they
+        // are rejected for the worker.
+        if request.forceCreateNewWorkflowTask { requeueUpdatesInFlight(runID) } else { rejectUnprocessedUpdates(runID) }
+        if runs[runID]!.isOpen
+            && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask || updateBook.hasWaiting(runID))
+        {
             scheduleWorkflowTask(runID, attempt: 1)
         }
         for task in offers { offerActivityAttempt(task) }
@@ -131,6 +160,7 @@ extension EngineCore {
                     }
                 }
                 core.requeueQueriesInFlight(task.runID)
+                core.requeueUpdatesInFlight(task.runID)
                 core.clearStickiness(task.runID)  // the worker's cached copy is suspect: start over from full history
                 core.scheduleWorkflowTask(task.runID, attempt: task.attempt + 1)
             }
@@ -150,6 +180,7 @@ extension EngineCore {
             }
         }
         requeueQueriesInFlight(runID)
+        requeueUpdatesInFlight(runID)
         clearStickiness(runID)
         scheduleWorkflowTask(runID, attempt: attempt + 1)
     }
@@ -185,6 +216,8 @@ extension EngineCore {
         assert(runs[runID]?.status == status, "close(_:_:) follows the run's close event")
         requeueQueriesInFlight(runID)
         redirectBufferedQueries(runID)
+        // Continue-as-new hands its waiting updates to the new run once that exists (`continueAsNew`).
+        if status != .continuedAsNew { closeUpdates(runID, continuedIn: nil) }
         emit(.historyChanged(runID: runID))
     }
 }

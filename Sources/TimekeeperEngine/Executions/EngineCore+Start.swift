@@ -269,11 +269,12 @@ extension EngineCore {
             }
         }
         close(runID, .continuedAsNew)
-        startRun(
+        let newRunID = startRun(
             request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
             continuing: Continuation(
                 previousRunID: runID, firstRunID: run.firstRunID, attempt: 1, initiator: .workflow,
                 backoff: Duration(protobuf: attributes.backoffStartInterval), lastFailure: nil, lastResult: nil))
+        closeUpdates(runID, continuedIn: newRunID)
     }
 }
 

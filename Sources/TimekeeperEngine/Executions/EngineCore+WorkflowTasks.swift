@@ -142,6 +142,7 @@ extension EngineCore {
             $0.startedTime = now.timestamp
         }
         attachBufferedQueries(runID, to: &response)
+        attachUpdates(runID, startedEventID: startedID, to: &response)
         return response
     }
 }

@@ -45,6 +45,8 @@ package struct WorkflowRun: Sendable, Equatable {
     /// Open activities by scheduled event id.
     package private(set) var activities: [Int64: ActivityState] = [:]
     package private(set) var cancelRequested = false
+    /// Updates the worker accepted, by update id (completed ones stay: an id is used once per run).
+    package private(set) var updates: [String: UpdateState] = [:]
 
     /// A run from its WorkflowExecutionStarted event.
     init(ref: RunRef, started event: HistoryEvent) {
@@ -124,6 +126,10 @@ package struct WorkflowRun: Sendable, Equatable {
         case .workflowExecutionCancelRequestedEventAttributes?:
             cancelRequested = true
             noteInput()
+        case .workflowExecutionUpdateAcceptedEventAttributes(let attributes)?:
+            try updates.accept(attributes.protocolInstanceID, eventID: id)
+        case .workflowExecutionUpdateCompletedEventAttributes(let attributes)?:
+            try updates.complete(attributes.meta.updateID, eventID: id)
         case .workflowExecutionCompletedEventAttributes?: close(.completed, at: time)
         case .workflowExecutionFailedEventAttributes?: close(.failed, at: time)
         case .workflowExecutionTimedOutEventAttributes?: close(.timedOut, at: time)

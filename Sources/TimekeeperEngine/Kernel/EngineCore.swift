@@ -19,6 +19,8 @@ package struct EngineCore: Sendable {
         case deliverWorkflowTask(PollerID, Temporal_Api_Workflowservice_V1_PollWorkflowTaskQueueResponse)
         /// Hand this activity task to the poller that was waiting for it.
         case deliverActivityTask(PollerID, Temporal_Api_Workflowservice_V1_PollActivityTaskQueueResponse)
+        /// A client waiting on an update gets its answer (the update reached the stage it waits for, or failed).
+        case answerUpdate(UpdateWaitID, Result<UpdateProgress, EngineError>)
         /// A query has its answer (or failed).
         case answerQuery(QueryID, Result<Temporal_Api_Workflowservice_V1_QueryWorkflowResponse, EngineError>)
         /// The run's history grew (or it closed): re-check history long polls waiting on it.
@@ -55,6 +57,8 @@ package struct EngineCore: Sendable {
     package internal(set) var matching = Matching()
     /// Clients' queries until they are answered.
     package internal(set) var queryBook = QueryBook()
+    /// Updates no worker has answered yet, and the clients waiting on updates.
+    package internal(set) var updateBook = UpdateBook()
     /// The clock's account of itself: jumps, traps, clients awaiting results.
     package internal(set) var explanation = ClockExplanation()
     var sleeps: [SleepID: EntryID] = [:]

@@ -9,6 +9,8 @@ package struct EngineError: Error, Sendable, CustomStringConvertible {
         package static let alreadyExists = Code("already exists")
         package static let failedPrecondition = Code("failed precondition")
         package static let unimplemented = Code("unimplemented")
+        package static let resourceExhausted = Code("resource exhausted")
+        package static let permissionDenied = Code("permission denied")
         package static let deadlineExceeded = Code("deadline exceeded")
         package static let internalError = Code("internal")
         package var description: String { name }

@@ -23,6 +23,7 @@ package final class Engine: Sendable {
         var historyWaits: [UInt64: HistoryWait] = [:]
         var sleepers = Waiters<SleepID, Void>()
         var queryWaiters = Waiters<QueryID, QueryWorkflowResponse>()
+        var updateWaiters = Waiters<UpdateWaitID, UpdateProgress>()
         var nextID: UInt64 = 1
         /// Wall time the clock task sleeps until (`nil`: until signalled).
         var clockTarget: Instant?
@@ -94,6 +95,8 @@ package final class Engine: Sendable {
                 if let waiter = state.activityPollers.take(poller) { wakeups.actions.append { waiter.resume(returning: .success(task)) } }
             case .answerQuery(let id, let answer):
                 if let waiter = state.queryWaiters.take(id) { wakeups.actions.append { waiter.resume(returning: answer) } }
+            case .answerUpdate(let id, let answer):
+                if let waiter = state.updateWaiters.take(id) { wakeups.actions.append { waiter.resume(returning: answer) } }
             case .historyChanged(let runID):
                 for waiterID in state.historyWaitersByRun.removeValue(forKey: runID) ?? [] {
                     if state.historyWaits.removeValue(forKey: waiterID)?.awaitsResult == true {
@@ -272,6 +275,88 @@ package final class Engine: Sendable {
         }
         continuation?.resume(
             returning: .failure(EngineError(.deadlineExceeded, "query timed out before a worker answered it")))
+    }
+
+    /// Asks for an update and waits at most `timeout` for it to reach the stage the request waits for. If
+    /// time runs out first, the answer is how far it got, with no outcome, so that the client asks again
+    /// (as Temporal's frontend answers near the caller's deadline).
+    package func updateWorkflow(_ request: UpdateWorkflowRequest, wait: UpdateWaitBound) async throws(EngineError)
+        -> UpdateProgress
+    {
+        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
+            try core.updateWorkflow(request, wait: id, wallNow: now)
+        }
+    }
+
+    /// Waits at most `timeout` for an update to reach the stage the request waits for (see `updateWorkflow`).
+    package func pollUpdate(_ request: PollUpdateRequest, wait: UpdateWaitBound) async throws(EngineError) -> UpdateProgress {
+        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
+            try core.pollUpdate(request, wait: id, wallNow: now)
+        }
+    }
+
+    private func awaitUpdate(
+        _ wait: UpdateWaitBound,
+        _ call: @escaping @Sendable (inout EngineCore, UpdateWaitID, Instant) throws(EngineError) -> UpdateCallOutcome
+    ) async throws(EngineError) -> UpdateProgress {
+        let id = UpdateWaitID(rawValue: state.withLock { $0.makeID() })
+        let outcome: Result<UpdateProgress, EngineError> = await withTimeout(wait.timeout, clock: wall) {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    do throws(EngineError) {
+                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
+                            switch try call(&state.core, id, now) {
+                            case .answered(let progress): continuation.resume(returning: .success(progress))
+                            case .pending: state.updateWaiters.add(id, continuation)
+                            }
+                        }
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                    if Task.isCancelled { self.abandonUpdateWait(id, wait) }
+                }
+            } onCancel: {
+                self.abandonUpdateWait(id, wait)
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// The wait's time is up (or its caller went away): the caller gets how far the update got, or
+    /// DEADLINE_EXCEEDED if it was its own deadline that ran out.
+    private func abandonUpdateWait(_ id: UpdateWaitID, _ wait: UpdateWaitBound) {
+        let found = try? transact { (state: inout State, now: Instant) in
+            let progress = state.core.abandonUpdateWait(id, wallNow: now)
+            return (state.updateWaiters.take(id), progress)
+        }
+        guard let (continuation, progress) = found, let continuation else { return }
+        guard wait.answersProgress else {
+            return continuation.resume(returning: .failure(
+                EngineError(.deadlineExceeded, "the client's deadline passed before the update reached the stage it waits for")))
+        }
+        continuation.resume(returning: progress.map { .success($0) }
+            ?? .failure(EngineError(.notFound, "workflow update was aborted by closing workflow")))
+    }
+
+    /// How long an update call waits for its stage, and what it answers when that time is up.
+    package struct UpdateWaitBound: Sendable {
+        package var timeout: Duration
+        /// The server's own bound ran out (answer how far the update got, for the client to ask again), not
+        /// the client's deadline (DEADLINE_EXCEEDED, as Temporal's server answers).
+        package var answersProgress: Bool
+
+        /// Temporal's history service waits 20 s (`history.longPollExpirationInterval`) whatever the
+        /// client's deadline; a client whose deadline comes first gets DEADLINE_EXCEEDED, which the Python
+        /// SDK raises as WorkflowUpdateRPCTimeoutOrCancelledError.
+        package init(clientTimeout: Duration?, serverBound: Duration = .seconds(20)) {
+            if let clientTimeout, clientTimeout < serverBound {
+                timeout = clientTimeout
+                answersProgress = false
+            } else {
+                timeout = serverBound
+                answersProgress = true
+            }
+        }
     }
 
     package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) {
