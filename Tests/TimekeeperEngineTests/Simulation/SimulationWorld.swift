@@ -229,6 +229,9 @@ struct SimulationWorld {
                 } else {
                     report.strayEffects.append("query \(id.rawValue) was answered, but nobody awaits it")
                 }
+            case .answerUpdate(let id, _):
+                // The simulation sends no updates yet: nobody can be waiting on one.
+                report.strayEffects.append("update wait \(id.rawValue) was answered, but the simulation sends no updates")
             case .historyChanged(let runID):
                 let waits = resultWaits.filter { $0 == runID }.count
                 resultWaits.removeAll { $0 == runID }
