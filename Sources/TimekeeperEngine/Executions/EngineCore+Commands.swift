@@ -81,6 +81,32 @@ extension EngineCore {
         case (.startTimer, _): throw missing("start_timer_command_attributes")
         case (.scheduleActivityTask, _): throw missing("schedule_activity_task_command_attributes")
         case (.protocolMessage, _): throw missing("protocol_message_command_attributes")
+        case (.startChildWorkflowExecution, .startChildWorkflowExecutionCommandAttributes(let attributes)?):
+            let path = "\(field).start_child_workflow_execution_command_attributes"
+            guard !attributes.workflowID.isEmpty else { throw .invalidArgument("\(path).workflow_id is not set") }
+            guard attributes.workflowID.utf8.count <= 1000 else { throw .invalidArgument("\(path).workflow_id is longer than 1000 bytes") }
+            guard !attributes.workflowType.name.isEmpty else { throw .invalidArgument("\(path).workflow_type.name is not set") }
+            for (name, duration) in [
+                ("workflow_execution_timeout", attributes.workflowExecutionTimeout),
+                ("workflow_run_timeout", attributes.workflowRunTimeout),
+                ("workflow_task_timeout", attributes.workflowTaskTimeout),
+            ] where Duration(protobuf: duration) < .zero {
+                throw .invalidArgument("\(path).\(name) must not be negative")
+            }
+            if case .UNRECOGNIZED(let value) = attributes.parentClosePolicy {
+                throw .invalidArgument("\(path).parent_close_policy \(value) is not a known ParentClosePolicy")
+            }
+        case (.startChildWorkflowExecution, _): throw missing("start_child_workflow_execution_command_attributes")
+        case (.signalExternalWorkflowExecution, .signalExternalWorkflowExecutionCommandAttributes(let attributes)?):
+            let path = "\(field).signal_external_workflow_execution_command_attributes"
+            guard !attributes.execution.workflowID.isEmpty else { throw .invalidArgument("\(path).execution.workflow_id is not set") }
+            guard !attributes.signalName.isEmpty else { throw .invalidArgument("\(path).signal_name is not set") }
+        case (.signalExternalWorkflowExecution, _): throw missing("signal_external_workflow_execution_command_attributes")
+        case (.requestCancelExternalWorkflowExecution, .requestCancelExternalWorkflowExecutionCommandAttributes(let attributes)?):
+            let path = "\(field).request_cancel_external_workflow_execution_command_attributes"
+            guard !attributes.workflowID.isEmpty else { throw .invalidArgument("\(path).workflow_id is not set") }
+        case (.requestCancelExternalWorkflowExecution, _):
+            throw missing("request_cancel_external_workflow_execution_command_attributes")
         default:
             throw EngineError(.unimplemented, "\(field): command \(command.commandType) is not supported by this server yet")
         }
@@ -143,6 +169,12 @@ extension EngineCore {
                     if attributes.hasUpsertedMemo { $0.upsertedMemo = attributes.upsertedMemo }
                 }
             }
+        case .startChildWorkflowExecutionCommandAttributes(let attributes):
+            initiateChild(attributes, runID: runID, completedEventID: completedEventID)
+        case .signalExternalWorkflowExecutionCommandAttributes(let attributes):
+            initiateExternalSignal(attributes, runID: runID, completedEventID: completedEventID)
+        case .requestCancelExternalWorkflowExecutionCommandAttributes(let attributes):
+            initiateExternalCancel(attributes, runID: runID, completedEventID: completedEventID)
         default:
             preconditionFailure("validate(_:at:run:openIDs:) admits only the commands handled here")
         }

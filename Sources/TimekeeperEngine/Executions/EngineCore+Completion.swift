@@ -121,6 +121,8 @@ extension EngineCore {
             applyUpdateMessage(message, messages[message.id]!, runID: runID)
         }
         let offers = applying?.activityOffers ?? []
+        // Children started, signals and cancel requests delivered, their answers recorded in this run.
+        carryOut(applying?.outbound ?? [], from: runID)
         applying = nil
         // Delivered with this task but not answered: a heartbeat's next task asks again, otherwise they
         // are rejected for the worker.
@@ -142,6 +144,8 @@ extension EngineCore {
     struct CommandApplication {
         var runID: String
         var activityOffers: [ActivityTaskRef] = []
+        /// Initiated events of children to start and signals and cancel requests to deliver.
+        var outbound: [Int64] = []
     }
 
     package mutating func failWorkflowTask(_ request: FailWorkflowTaskRequest, wallNow: Instant) throws(EngineError) {
@@ -218,6 +222,11 @@ extension EngineCore {
         redirectBufferedQueries(runID)
         // Continue-as-new hands its waiting updates to the new run once that exists (`continueAsNew`).
         if status != .continuedAsNew { closeUpdates(runID, continuedIn: nil) }
+        // A run that continues into another (continue-as-new, a retry) does not end its chain.
+        let continues = status == .continuedAsNew
+            || !(closeEvent(runID)?.workflowExecutionFailedEventAttributes.newExecutionRunID.isEmpty ?? true)
+        if !continues { reportToParent(runID) }
+        applyParentClosePolicies(runID)
         emit(.historyChanged(runID: runID))
     }
 }

@@ -16,6 +16,17 @@ extension EngineCore {
                 $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
             }
             $0.workflowExecutionInfo = executionInfo(run)
+            if run.isOpen {
+                $0.pendingChildren = run.children.sorted { $0.key < $1.key }.map { initiatedID, child in
+                    .with {
+                        $0.workflowID = child.workflowID
+                        $0.runID = child.startedRunID ?? ""
+                        $0.workflowTypeName = child.workflowType
+                        $0.initiatedID = initiatedID
+                        $0.parentClosePolicy = child.parentClosePolicy
+                    }
+                }
+            }
         }
     }
 
@@ -32,7 +43,10 @@ extension EngineCore {
             $0.taskQueue = run.taskQueue
             // The first run of the chain (retries and continue-as-new keep it), not this run.
             $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
-            $0.rootExecution = $0.execution
+            $0.rootExecution = run.root
+            if let parent = run.parent {
+                $0.parentExecution = .with { $0.workflowID = parent.workflowID; $0.runID = parent.runID }
+            }
             if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
                 if started.hasMemo { $0.memo = started.memo }
                 if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }

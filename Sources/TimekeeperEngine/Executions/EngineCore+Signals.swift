@@ -52,13 +52,15 @@ extension EngineCore {
     }
 
     mutating func appendSignal(_ runID: String, name: String, input: Payloads?, identity: String,
-                               header: Temporal_Api_Common_V1_Header?) {
+                               header: Temporal_Api_Common_V1_Header?,
+                               from sender: Temporal_Api_Common_V1_WorkflowExecution? = nil) {
         record(runID, .workflowExecutionSignaled) { event in
             event.workflowExecutionSignaledEventAttributes = .with {
                 $0.signalName = name
                 if let input { $0.input = input }
                 $0.identity = identity
                 if let header { $0.header = header }
+                if let sender { $0.externalWorkflowExecution = sender }
             }
         }
     }

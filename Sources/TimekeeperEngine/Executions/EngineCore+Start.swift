@@ -146,8 +146,12 @@ extension EngineCore {
     @discardableResult
     mutating func startRun(
         _ request: StartWorkflowRequest, key: WorkflowKey, signal: StartSignal? = nil,
-        continuing continuation: Continuation? = nil
+        continuing continuation: Continuation? = nil, child: ChildOrigin? = nil
     ) -> String {
+        // A child's later runs (retries, continue-as-new) keep its parent and root.
+        let previous = continuation.flatMap { runs[$0.previousRunID] }
+        let parent = child?.parent ?? previous?.parent
+        let root = child?.root ?? previous?.root
         let runID = makeRunID()
         let ref = RunRef(namespace: request.namespace, workflowID: request.workflowID, runID: runID)
         let timeouts = WorkflowTimeouts(
@@ -179,6 +183,12 @@ extension EngineCore {
                 if request.hasHeader { $0.header = request.header }
                 $0.workflowID = request.workflowID
                 if backoff > .zero { $0.firstWorkflowTaskBackoff = backoff.protobuf }
+                if let parent {
+                    $0.parentWorkflowNamespace = parent.namespace
+                    $0.parentWorkflowExecution = .with { $0.workflowID = parent.workflowID; $0.runID = parent.runID }
+                    $0.parentInitiatedEventID = parent.initiatedEventID
+                }
+                if let root { $0.rootWorkflowExecution = root }
                 if let continuation {
                     $0.continuedExecutionRunID = continuation.previousRunID
                     $0.initiator = continuation.initiator
@@ -276,6 +286,12 @@ extension EngineCore {
                 backoff: Duration(protobuf: attributes.backoffStartInterval), lastFailure: nil, lastResult: nil))
         closeUpdates(runID, continuedIn: newRunID)
     }
+}
+
+/// Where a child workflow's run comes from: its parent, and the root of the parent's tree.
+struct ChildOrigin {
+    var parent: ParentLink
+    var root: Temporal_Api_Common_V1_WorkflowExecution
 }
 
 /// A signal delivered together with a start (signal-with-start).

@@ -23,6 +23,9 @@ package struct WorkflowRun: Sendable, Equatable {
     package let attempt: Int32
     package let retryPolicy: RetryPolicy?
     package let firstRunID: String
+    /// The parent this run reports its close to (a child workflow's runs), and the root of its tree.
+    package let parent: ParentLink?
+    package let root: Temporal_Api_Common_V1_WorkflowExecution
     /// The start request this run was made from (nil when rebuilt from events alone).
     package private(set) var startRequest: StartWorkflowRequest?
     package var startRequestID: String { startRequest?.requestID ?? "" }
@@ -47,6 +50,10 @@ package struct WorkflowRun: Sendable, Equatable {
     package private(set) var cancelRequested = false
     /// Updates the worker accepted, by update id (completed ones stay: an id is used once per run).
     package private(set) var updates: [String: UpdateState] = [:]
+    /// Child workflows by initiated event id. Kept after the run closes, for its parent close policy.
+    package private(set) var children: [Int64: ChildState] = [:]
+    /// Signals and cancel requests to other workflows not yet answered, by initiated event id.
+    package private(set) var externalRequests: [Int64: ExternalRequest] = [:]
 
     /// A run from its WorkflowExecutionStarted event.
     init(ref: RunRef, started event: HistoryEvent) {
@@ -63,6 +70,14 @@ package struct WorkflowRun: Sendable, Equatable {
         attempt = max(1, attributes.attempt)
         retryPolicy = attributes.hasRetryPolicy ? attributes.retryPolicy : nil
         firstRunID = attributes.firstExecutionRunID.isEmpty ? ref.runID : attributes.firstExecutionRunID
+        parent = attributes.hasParentWorkflowExecution
+            ? ParentLink(
+                namespace: attributes.parentWorkflowNamespace, workflowID: attributes.parentWorkflowExecution.workflowID,
+                runID: attributes.parentWorkflowExecution.runID, initiatedEventID: attributes.parentInitiatedEventID)
+            : nil
+        root = attributes.hasRootWorkflowExecution
+            ? attributes.rootWorkflowExecution
+            : .with { $0.workflowID = ref.workflowID; $0.runID = ref.runID }
         lastEventID = event.eventID
     }
 
@@ -130,6 +145,42 @@ package struct WorkflowRun: Sendable, Equatable {
             try updates.accept(attributes.protocolInstanceID, eventID: id)
         case .workflowExecutionUpdateCompletedEventAttributes(let attributes)?:
             try updates.complete(attributes.meta.updateID, eventID: id)
+        case .startChildWorkflowExecutionInitiatedEventAttributes(let attributes)?:
+            children[id] = ChildState(
+                namespace: attributes.namespace, workflowID: attributes.workflowID, workflowType: attributes.workflowType.name,
+                parentClosePolicy: attributes.parentClosePolicy)
+        case .childWorkflowExecutionStartedEventAttributes(let attributes)?:
+            try children.startChild(initiatedEventID: attributes.initiatedEventID, runID: attributes.workflowExecution.runID, eventID: id)
+            noteInput()
+        case .startChildWorkflowExecutionFailedEventAttributes(let attributes)?:
+            try children.endChild(initiatedEventID: attributes.initiatedEventID, "StartChildWorkflowExecutionFailed", eventID: id, mustHaveStarted: false)
+            noteInput()
+        case .childWorkflowExecutionCompletedEventAttributes(let attributes)?:
+            try childClosed(attributes.initiatedEventID, "ChildWorkflowExecutionCompleted", id)
+        case .childWorkflowExecutionFailedEventAttributes(let attributes)?:
+            try childClosed(attributes.initiatedEventID, "ChildWorkflowExecutionFailed", id)
+        case .childWorkflowExecutionCanceledEventAttributes(let attributes)?:
+            try childClosed(attributes.initiatedEventID, "ChildWorkflowExecutionCanceled", id)
+        case .childWorkflowExecutionTimedOutEventAttributes(let attributes)?:
+            try childClosed(attributes.initiatedEventID, "ChildWorkflowExecutionTimedOut", id)
+        case .childWorkflowExecutionTerminatedEventAttributes(let attributes)?:
+            try childClosed(attributes.initiatedEventID, "ChildWorkflowExecutionTerminated", id)
+        case .signalExternalWorkflowExecutionInitiatedEventAttributes?:
+            externalRequests[id] = .signal
+        case .externalWorkflowExecutionSignaledEventAttributes(let attributes)?:
+            try externalRequests.resolve(attributes.initiatedEventID, .signal, "ExternalWorkflowExecutionSignaled", eventID: id)
+            noteInput()
+        case .signalExternalWorkflowExecutionFailedEventAttributes(let attributes)?:
+            try externalRequests.resolve(attributes.initiatedEventID, .signal, "SignalExternalWorkflowExecutionFailed", eventID: id)
+            noteInput()
+        case .requestCancelExternalWorkflowExecutionInitiatedEventAttributes?:
+            externalRequests[id] = .cancel
+        case .externalWorkflowExecutionCancelRequestedEventAttributes(let attributes)?:
+            try externalRequests.resolve(attributes.initiatedEventID, .cancel, "ExternalWorkflowExecutionCancelRequested", eventID: id)
+            noteInput()
+        case .requestCancelExternalWorkflowExecutionFailedEventAttributes(let attributes)?:
+            try externalRequests.resolve(attributes.initiatedEventID, .cancel, "RequestCancelExternalWorkflowExecutionFailed", eventID: id)
+            noteInput()
         case .workflowExecutionCompletedEventAttributes?: close(.completed, at: time)
         case .workflowExecutionFailedEventAttributes?: close(.failed, at: time)
         case .workflowExecutionTimedOutEventAttributes?: close(.timedOut, at: time)
@@ -182,6 +233,11 @@ package struct WorkflowRun: Sendable, Equatable {
         return activity
     }
 
+    private mutating func childClosed(_ initiatedEventID: Int64, _ name: String, _ eventID: Int64) throws(RunChangeError) {
+        try children.endChild(initiatedEventID: initiatedEventID, name, eventID: eventID, mustHaveStarted: true)
+        noteInput()
+    }
+
     private mutating func closeActivity(_ scheduledEventID: Int64, _ name: String, _ eventID: Int64) throws(RunChangeError) {
         _ = try activity(scheduledEventID, name, eventID)
         activities[scheduledEventID] = nil
@@ -196,5 +252,6 @@ package struct WorkflowRun: Sendable, Equatable {
         hasUnhandledEvents = false
         timers = [:]
         activities = [:]
+        externalRequests = [:]
     }
 }
