@@ -24,11 +24,12 @@ struct WorkflowServiceHandlers: UnaryService {
                 $0.name = name
                 $0.state = .registered
                 $0.id = NamespaceIDs.id(for: name)
-                // Only what is served: updates, but no eager workflow start, no worker heartbeats (the SDK
+                // Only what is served: updates and eager workflow start, but no worker heartbeats (the SDK
                 // would call RecordWorkerHeartbeat), no schedules.
                 $0.capabilities = .with {
                     $0.syncUpdate = true
                     $0.asyncUpdate = true
+                    $0.eagerWorkflowStart = true
                 }
             }
             // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
@@ -52,9 +53,9 @@ struct WorkflowServiceHandlers: UnaryService {
         router.registerUnary(WS.Method.GetSystemInfo.descriptor) {
             (_: Temporal_Api_Workflowservice_V1_GetSystemInfoRequest, _) in
             Temporal_Api_Workflowservice_V1_GetSystemInfoResponse.with {
-                // The capabilities Temporal's Java test server advertises, less eager workflow start, which
-                // is not served yet (a start asking for it gets its first task through the queue).
+                // The capabilities Temporal's Java test server advertises (eager workflow start among them).
                 $0.capabilities = .with {
+                    $0.eagerWorkflowStart = true
                     $0.signalAndQueryHeader = true
                     $0.encodedFailureAttributes = true
                     $0.upsertMemo = true
@@ -89,6 +90,7 @@ struct WorkflowServiceHandlers: UnaryService {
                 $0.runID = outcome.runID
                 $0.started = outcome.started
                 $0.status = .running
+                if let task = outcome.eagerTask { $0.eagerWorkflowTask = task }
             }
         }
 

@@ -82,6 +82,16 @@ import Testing
             wallNow: scenario.wall)
     }
 
+    private func signalCommand(_ workflowID: String) -> Command {
+        .with {
+            $0.commandType = .signalExternalWorkflowExecution
+            $0.signalExternalWorkflowExecutionCommandAttributes = .with {
+                $0.execution.workflowID = workflowID
+                $0.signalName = "poke"
+            }
+        }
+    }
+
     @Test func aCompletionWithABadCommandInTheMiddleAppliesNoneOfIt() throws {
         var (scenario, started, _) = try Self.busy()
         let reusedTimer = timerCommand("t", seconds: 5)  // "t" is open: refused as the second of three
@@ -89,11 +99,18 @@ import Testing
             try complete(&scenario, started, [timerCommand("t2", seconds: 5), reusedTimer, completeCommand()])
         }
         let unsupported = Command.with {
-            $0.commandType = .requestCancelExternalWorkflowExecution
-            $0.requestCancelExternalWorkflowExecutionCommandAttributes = .with { $0.workflowID = "other" }
+            $0.commandType = .scheduleNexusOperation
+            $0.scheduleNexusOperationCommandAttributes = .with { $0.endpoint = "elsewhere"; $0.operation = "op" }
         }
         Self.expectRefusedAndUnchanged(&scenario, "an unsupported command") { scenario throws(EngineError) in
             try complete(&scenario, started, [activityCommand("b"), unsupported, completeCommand()])
+        }
+        let childWithoutID = Command.with {
+            $0.commandType = .startChildWorkflowExecution
+            $0.startChildWorkflowExecutionCommandAttributes = .with { $0.workflowType.name = "Child" }
+        }
+        Self.expectRefusedAndUnchanged(&scenario, "a child without a workflow id") { scenario throws(EngineError) in
+            try complete(&scenario, started, [signalCommand("other"), childWithoutID, completeCommand()])
         }
         Self.expectRefusedAndUnchanged(&scenario, "a schedule without timeouts") { scenario throws(EngineError) in
             try complete(&scenario, started, [timerCommand("t3", seconds: 5), activityCommand("c", startToClose: 0)])

@@ -115,7 +115,9 @@ extension EngineCore {
                 }
                 continue
             }
+            applying?.userMetadata = command.hasUserMetadata ? command.userMetadata : nil
             apply(command, runID: runID, completedEventID: completedID, identity: request.identity)
+            applying?.userMetadata = nil
         }
         for message in unplaced where runs[runID]!.isOpen {
             applyUpdateMessage(message, messages[message.id]!, runID: runID)
@@ -146,6 +148,8 @@ extension EngineCore {
         var activityOffers: [ActivityTaskRef] = []
         /// Initiated events of children to start and signals and cancel requests to deliver.
         var outbound: [Int64] = []
+        /// The user metadata (summary, details) of the command being applied, for its first event.
+        var userMetadata: Temporal_Api_Sdk_V1_UserMetadata?
     }
 
     package mutating func failWorkflowTask(_ request: FailWorkflowTaskRequest, wallNow: Instant) throws(EngineError) {

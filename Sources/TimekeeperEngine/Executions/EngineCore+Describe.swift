@@ -1,3 +1,4 @@
+internal import Foundation
 internal import SwiftProtobuf
 package import TemporalAPI
 
@@ -47,11 +48,41 @@ extension EngineCore {
             if let parent = run.parent {
                 $0.parentExecution = .with { $0.workflowID = parent.workflowID; $0.runID = parent.runID }
             }
-            if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
-                if started.hasMemo { $0.memo = started.memo }
-                if started.hasSearchAttributes { $0.searchAttributes = started.searchAttributes }
+            let (memo, searchAttributes) = memoAndSearchAttributes(run.ref.runID)
+            if !memo.isEmpty { $0.memo = .with { $0.fields = memo } }
+            if !searchAttributes.isEmpty { $0.searchAttributes = .with { $0.indexedFields = searchAttributes } }
+        }
+    }
+
+    /// The run's memo and search attributes as its start and its later changes left them: Temporal merges
+    /// each change into what was there, and a null value (or an empty one) removes its key.
+    func memoAndSearchAttributes(_ runID: String) -> (memo: [String: Temporal_Api_Common_V1_Payload], searchAttributes: [String: Temporal_Api_Common_V1_Payload]) {
+        var memo: [String: Temporal_Api_Common_V1_Payload] = [:]
+        var searchAttributes: [String: Temporal_Api_Common_V1_Payload] = [:]
+        func merge(_ changes: [String: Temporal_Api_Common_V1_Payload], into fields: inout [String: Temporal_Api_Common_V1_Payload]) {
+            for (key, value) in changes { fields[key] = Self.isNull(value) ? nil : value }
+        }
+        for event in history(runID) {
+            switch event.attributes {
+            case .workflowExecutionStartedEventAttributes(let started)?:
+                merge(started.memo.fields, into: &memo)
+                merge(started.searchAttributes.indexedFields, into: &searchAttributes)
+            case .workflowPropertiesModifiedEventAttributes(let modified)?:
+                merge(modified.upsertedMemo.fields, into: &memo)
+            case .upsertWorkflowSearchAttributesEventAttributes(let upsert)?:
+                merge(upsert.searchAttributes.indexedFields, into: &searchAttributes)
+            default: continue
             }
         }
+        return (memo, searchAttributes)
+    }
+
+    /// A payload that stands for "no value": the SDKs' null encoding, nothing at all, or an empty list.
+    private static func isNull(_ payload: Temporal_Api_Common_V1_Payload) -> Bool {
+        let encoding = payload.metadata["encoding"].map { String(decoding: $0, as: UTF8.self) }
+        if encoding == "binary/null" { return true }
+        let text = String(decoding: payload.data, as: UTF8.self)
+        return payload.data.isEmpty || text == "null" || text == "[]"
     }
 
     package mutating func terminateWorkflow(_ request: TerminateWorkflowRequest, wallNow: Instant) throws(EngineError) {

@@ -8,6 +8,8 @@ package typealias StartWorkflowRequest = Temporal_Api_Workflowservice_V1_StartWo
 package struct StartOutcome: Sendable, Equatable {
     package var runID: String
     package var started: Bool
+    /// The first workflow task, started for the caller's own worker (eager workflow start).
+    package var eagerTask: PollWorkflowTaskResponse? = nil
 }
 
 extension EngineCore {
@@ -65,7 +67,14 @@ extension EngineCore {
                           identity: request.identity)
             }
             let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
-            return StartOutcome(runID: startRun(request, key: key, signal: signal), started: true)
+            let runID = startRun(request, key: key, signal: signal)
+            // Eager workflow start: the first task goes straight back to the caller's worker, started,
+            // unless it waits for a start delay (Temporal declines eager start then too).
+            guard request.requestEagerExecution, case .scheduled = runs[runID]!.workflowTask else {
+                return StartOutcome(runID: runID, started: true)
+            }
+            let task = startWorkflowTask(runID, identity: request.identity, queue: request.taskQueue.name)
+            return StartOutcome(runID: runID, started: true, eagerTask: task)
         }
     }
 
@@ -163,6 +172,7 @@ extension EngineCore {
         let backoff = continuation?.backoff ?? Duration(protobuf: request.workflowStartDelay)
         let retryPolicy = request.hasRetryPolicy ? RetryRules.withDefaults(request.retryPolicy) : nil
         createRun(ref, request: request) { event in
+            if request.hasUserMetadata { event.userMetadata = request.userMetadata }
             event.workflowExecutionStartedEventAttributes = .with {
                 $0.workflowType = request.workflowType
                 $0.taskQueue = request.taskQueue
@@ -200,8 +210,10 @@ extension EngineCore {
         if let signal {
             appendSignal(runID, name: signal.name, input: signal.input, identity: request.identity, header: signal.header)
         }
-        // With a backoff, the first workflow task waits for its timetable entry (see `Refresher`).
-        if backoff <= .zero { scheduleWorkflowTask(runID, attempt: 1) }
+        // With a backoff, the first workflow task waits for its timetable entry (see `Refresher`). An eager
+        // start's task is not offered to pollers: it goes to the caller.
+        let eager = request.requestEagerExecution && continuation == nil && child == nil
+        if backoff <= .zero { scheduleWorkflowTask(runID, attempt: 1, dispatch: !eager) }
         return runID
     }
 

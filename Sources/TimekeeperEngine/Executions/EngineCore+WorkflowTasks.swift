@@ -10,9 +10,9 @@ extension EngineCore {
     // MARK: Scheduling and matching
 
     /// Schedules the run's next workflow task (if it has none) and hands it to a waiting poller if any.
-    mutating func scheduleWorkflowTask(_ runID: String, attempt: Int32) {
+    mutating func scheduleWorkflowTask(_ runID: String, attempt: Int32, dispatch: Bool = true) {
         guard let run = runs[runID], run.isOpen, run.workflowTask == .none else { return }
-        let (taskQueue, taskTimeout, sticky) = (run.taskQueue, run.timeouts.workflowTask, run.stickyQueue)
+        let (taskQueue, taskTimeout, sticky) = (run.taskQueue, run.timeouts.workflowTask(attempt: attempt), run.stickyQueue)
         let scheduledID = record(runID, .workflowTaskScheduled) { event in
             event.workflowTaskScheduledEventAttributes = .with {
                 $0.taskQueue = .with { $0.name = sticky ?? taskQueue; $0.kind = sticky == nil ? .normal : .sticky }
@@ -20,7 +20,7 @@ extension EngineCore {
                 $0.attempt = attempt
             }
         }
-        dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue)
+        if dispatch { dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue) }
     }
 
     /// Offers a scheduled workflow task to a queue: a waiting poller gets it at once.
@@ -113,7 +113,7 @@ extension EngineCore {
     /// Starts a scheduled task for a poller of `queue`. From the run's sticky queue the history is partial,
     /// from the previous task's started event on, as Temporal's frontend sends it to a worker that has
     /// the run cached; otherwise it is whole.
-    private mutating func startWorkflowTask(_ runID: String, identity: String, queue: String) -> PollWorkflowTaskResponse {
+    mutating func startWorkflowTask(_ runID: String, identity: String, queue: String) -> PollWorkflowTaskResponse {
         guard case .scheduled(let scheduledID, let attempt, let scheduledAt) = runs[runID]!.workflowTask else {
             preconditionFailure("only a scheduled workflow task can be started")
         }

@@ -13,6 +13,16 @@ package struct WorkflowTimeouts: Sendable, Equatable {
     package var run: Duration
     package var workflowTask: Duration
 
+    /// How long attempt `attempt` of a workflow task may run: the run's task timeout, plus from the fourth
+    /// attempt on 5 s doubling per attempt up to 10 minutes (Temporal's `history.workflowTaskRetryMaxInterval`),
+    /// so that a task that keeps failing is retried ever more slowly. Temporal also jitters the extra time
+    /// down by up to 20 %; we do not, so that a test sees the same timeouts every time.
+    func workflowTask(attempt: Int32) -> Duration {
+        guard attempt >= 4 else { return workflowTask }
+        let doublings = min(Int(attempt) - 4, 7)  // 5 s × 2^7 = 640 s, past the 10-minute cap
+        return workflowTask + min(.seconds(5) * (1 << doublings), .seconds(600))
+    }
+
     /// Normalises requested timeouts, where `.zero` means "not set".
     package init(execution: Duration, run: Duration, workflowTask: Duration) {
         let execution = execution == .zero ? Self.tenYears : min(execution, Self.tenYears)

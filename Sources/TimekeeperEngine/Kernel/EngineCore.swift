@@ -161,6 +161,11 @@ package struct EngineCore: Sendable {
         event.eventType = type
         event.taskID = nextTaskID
         nextTaskID += 1
+        // The summary and details a command carries go on the first event it records.
+        if applying?.runID == runID, let metadata = applying?.userMetadata {
+            event.userMetadata = metadata
+            applying?.userMetadata = nil
+        }
         fill(&event)
         guard change(runID, .event(event)) else { return event.eventID }
         histories[runID, default: []].append(event)

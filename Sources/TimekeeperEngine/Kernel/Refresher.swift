@@ -24,7 +24,7 @@ enum Refresher {
             }
         case .started(let scheduledEventID, _, let attempt, _, let startedAt):
             entries.append((.workflowTaskTimeout(scheduledEventID: scheduledEventID, attempt: attempt),
-                            startedAt + run.timeouts.workflowTask))
+                            startedAt + run.timeouts.workflowTask(attempt: attempt)))
         }
         for (timerID, timer) in run.timers.sorted(by: { $0.value.startedEventID < $1.value.startedEventID }) {
             entries.append((.userTimer(timerID: timerID, startedEventID: timer.startedEventID), timer.fireAt))
