@@ -31,6 +31,30 @@ extension WorkflowServiceHandlers {
                 if let outcome = progress.outcome { $0.outcome = outcome }
             }
         }
+
+        router.registerSuspending(WS.Method.ExecuteMultiOperation.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ExecuteMultiOperationRequest, headers) in
+            let (start, progress) = try await engine.updateWithStart(
+                request, wait: Engine.UpdateWaitBound(clientTimeout: headers.timeout))
+            return Temporal_Api_Workflowservice_V1_ExecuteMultiOperationResponse.with {
+                $0.responses = [
+                    .with {
+                        $0.startWorkflow = .with {
+                            $0.runID = start.runID
+                            $0.started = start.started
+                            $0.status = .running
+                        }
+                    },
+                    .with {
+                        $0.updateWorkflow = .with {
+                            $0.updateRef = progress.reference
+                            $0.stage = progress.stage
+                            if let outcome = progress.outcome { $0.outcome = outcome }
+                        }
+                    },
+                ]
+            }
+        }
     }
 }
 

@@ -141,6 +141,23 @@ struct WorkflowServiceHandlers: UnaryService {
             return Temporal_Api_Workflowservice_V1_TerminateWorkflowExecutionResponse()
         }
 
+        router.registerUnary(WS.Method.ResetWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ResetWorkflowExecutionRequest, _) in
+            let runID = try engine.resetWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_ResetWorkflowExecutionResponse.with { $0.runID = runID }
+        }
+
+        router.registerUnary(WS.Method.DeleteWorkflowExecution.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_DeleteWorkflowExecutionRequest, _) in
+            try engine.deleteWorkflow(request)
+            return Temporal_Api_Workflowservice_V1_DeleteWorkflowExecutionResponse()
+        }
+
+        router.registerUnary(WS.Method.GetWorkflowExecutionHistoryReverse.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_GetWorkflowExecutionHistoryReverseRequest, _) in
+            try engine.readHistoryReverse(request)
+        }
+
         router.registerUnary(WS.Method.ShutdownWorker.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _) in
             engine.shutdownWorker(namespace: request.namespace, stickyQueue: request.stickyTaskQueue)

@@ -308,3 +308,90 @@ import TemporalAPI
         }
     }
 }
+
+/// Update-with-start: one call that starts the workflow (or uses its running run) and updates it.
+@Suite struct UpdateWithStartTests {
+    private func request(_ workflowID: String, updateID: String, requestID: String = "start-1",
+                         conflict: Temporal_Api_Enums_V1_WorkflowIdConflictPolicy = .useExisting) -> MultiOperationRequest {
+        .with {
+            $0.namespace = "default"
+            $0.operations = [
+                .with {
+                    $0.startWorkflow = .with {
+                        $0.namespace = "default"
+                        $0.workflowID = workflowID
+                        $0.workflowType.name = "Hello"
+                        $0.taskQueue.name = "q"
+                        $0.requestID = requestID
+                        $0.workflowIDConflictPolicy = conflict
+                    }
+                },
+                .with {
+                    $0.updateWorkflow = .with {
+                        $0.namespace = "default"
+                        $0.workflowExecution.workflowID = workflowID
+                        $0.waitPolicy.lifecycleStage = .accepted
+                        $0.request.meta.updateID = updateID
+                        $0.request.input.name = "greet"
+                    }
+                },
+            ]
+        }
+    }
+
+    @Test func itStartsTheWorkflowAndItsFirstTaskCarriesTheUpdate() throws {
+        var scenario = Scenario()
+        let outcome = try scenario.core.updateWithStart(request("wf", updateID: "u1"), wait: UpdateWaitID(rawValue: 1), wallNow: scenario.wall)
+        #expect(outcome.start == StartOutcome(runID: "run-1", started: true))
+        guard case .pending = outcome.update else { Issue.record("the update was answered before a worker saw it"); return }
+        let task = try #require(try scenario.poll())
+        #expect(task.messages.map(\.protocolInstanceID) == ["u1"])
+        #expect(task.history.events.map(\.eventType) == [.workflowExecutionStarted, .workflowTaskScheduled, .workflowTaskStarted])
+    }
+
+    @Test func itUsesTheRunningRunWhenThePolicySaysSoAndRefusesWhenItDoesNot() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf", requestID: "first")
+        let reused = try scenario.core.updateWithStart(request("wf", updateID: "u1"), wait: UpdateWaitID(rawValue: 1), wallNow: scenario.wall)
+        #expect(reused.start == StartOutcome(runID: "run-1", started: false))
+        #expect(scenario.core.updateBook.admitted("run-1", "u1") != nil)
+
+        do {
+            _ = try scenario.core.updateWithStart(
+                request("wf", updateID: "u2", requestID: "other", conflict: .fail), wait: UpdateWaitID(rawValue: 2), wallNow: scenario.wall)
+            Issue.record("a FAIL conflict policy started over a running workflow")
+        } catch {
+            #expect(error.code == .alreadyExists)
+            #expect(error.message == "Update-with-Start could not be executed.")
+            guard case .multiOperation(let statuses)? = error.detail, statuses.count == 2,
+                case .failed(let startError) = statuses[0], case .aborted = statuses[1]
+            else { Issue.record("not a multi-operation error with the start failed and the update aborted"); return }
+            guard case .workflowExecutionAlreadyStarted? = startError.detail else {
+                Issue.record("the start's status lacks its already-started detail")
+                return
+            }
+        }
+        #expect(scenario.core.updateBook.admitted("run-1", "u2") == nil, "a refused call admits nothing")
+    }
+
+    @Test func operationsOtherThanStartThenUpdateAreRefused() throws {
+        var scenario = Scenario()
+        var swapped = request("wf", updateID: "u1")
+        swapped.operations.reverse()
+        #expect(throws: EngineError.self) {
+            _ = try scenario.core.updateWithStart(swapped, wait: UpdateWaitID(rawValue: 1), wallNow: scenario.wall)
+        }
+        var otherWorkflow = request("wf", updateID: "u1")
+        otherWorkflow.operations[1].updateWorkflow.workflowExecution.workflowID = "elsewhere"
+        do {
+            _ = try scenario.core.updateWithStart(otherWorkflow, wait: UpdateWaitID(rawValue: 2), wallNow: scenario.wall)
+            Issue.record("an update of another workflow was accepted")
+        } catch {
+            guard case .multiOperation(let statuses)? = error.detail, case .aborted = statuses[0],
+                case .failed(let updateError) = statuses[1]
+            else { Issue.record("not the update's failure"); return }
+            #expect(updateError.message == "WorkflowId is not consistent with previous operation(s).")
+        }
+        #expect(scenario.core.runs.isEmpty)
+    }
+}

@@ -18,6 +18,25 @@ extension EngineCore {
             }
             $0.workflowExecutionInfo = executionInfo(run)
             if run.isOpen {
+                $0.pendingActivities = run.activities.sorted { $0.key < $1.key }.map { Self.pendingActivity($0.value) }
+                switch run.workflowTask {
+                case .none: break
+                case .scheduled(_, let attempt, let scheduledAt):
+                    $0.pendingWorkflowTask = .with {
+                        $0.state = .scheduled
+                        $0.scheduledTime = scheduledAt.timestamp
+                        $0.originalScheduledTime = scheduledAt.timestamp
+                        $0.attempt = attempt
+                    }
+                case .started(_, _, let attempt, let scheduledAt, let startedAt):
+                    $0.pendingWorkflowTask = .with {
+                        $0.state = .started
+                        $0.scheduledTime = scheduledAt.timestamp
+                        $0.originalScheduledTime = scheduledAt.timestamp
+                        $0.startedTime = startedAt.timestamp
+                        $0.attempt = attempt
+                    }
+                }
                 $0.pendingChildren = run.children.sorted { $0.key < $1.key }.map { initiatedID, child in
                     .with {
                         $0.workflowID = child.workflowID
@@ -28,6 +47,35 @@ extension EngineCore {
                     }
                 }
             }
+        }
+    }
+
+    /// An open activity as Describe reports it: its attempt, what its worker last said, and when it runs next.
+    private static func pendingActivity(_ activity: ActivityState) -> Temporal_Api_Workflow_V1_PendingActivityInfo {
+        .with {
+            $0.activityID = activity.activityID
+            $0.activityType = .with { $0.name = activity.activityType }
+            $0.attempt = activity.attempt
+            $0.maximumAttempts = activity.retryPolicy.maximumAttempts
+            $0.scheduledTime = activity.attemptScheduledAt.timestamp
+            if activity.timeouts.scheduleToClose > .zero {
+                $0.expirationTime = (activity.firstScheduledAt + activity.timeouts.scheduleToClose).timestamp
+            }
+            if let details = activity.heartbeatDetails { $0.heartbeatDetails = details }
+            if let failure = activity.lastFailure { $0.lastFailure = failure }
+            switch activity.phase {
+            case .scheduled:
+                $0.state = .scheduled
+            case .started(let startedAt, let identity):
+                $0.state = .started
+                $0.lastStartedTime = startedAt.timestamp
+                $0.lastWorkerIdentity = identity
+                if let heartbeat = activity.lastHeartbeatAt, heartbeat > startedAt { $0.lastHeartbeatTime = heartbeat.timestamp }
+            case .backingOff:
+                $0.state = .scheduled
+                if let retryAt = activity.retryAt { $0.nextAttemptScheduleTime = retryAt.timestamp }
+            }
+            if activity.cancelRequested { $0.state = .cancelRequested }
         }
     }
 

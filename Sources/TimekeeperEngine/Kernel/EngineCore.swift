@@ -208,6 +208,22 @@ package struct EngineCore: Sendable {
         transition.currentRuns[key] = runID
     }
 
+    /// The workflow id has no current run any more (its run was deleted).
+    mutating func clearCurrentRun(_ key: WorkflowKey) {
+        currentRuns[key] = nil
+        transition.clearedCurrentRuns.insert(key)
+        transition.currentRuns[key] = nil
+    }
+
+    /// A deleted run's history goes with it.
+    mutating func removeHistory(_ runID: String) {
+        histories[runID] = nil
+        runHolds[runID] = nil
+    }
+
+    /// The store forgets the run too.
+    mutating func noteDeleted(_ runID: String) { transition.deletedRuns.append(runID) }
+
     /// The live path decides every change from the state it applies to, so the reducer never refuses one
     /// here; if it did, the engine has a bug, and the change is left out rather than half made.
     @discardableResult

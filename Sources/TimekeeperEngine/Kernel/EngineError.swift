@@ -20,6 +20,8 @@ package struct EngineError: Error, Sendable, CustomStringConvertible {
     package enum Detail: Sendable {
         case workflowExecutionAlreadyStarted(startRequestID: String, runID: String)
         case notFound(currentCluster: String, activeCluster: String)
+        /// A refused multi-operation (update-with-start): each operation's status, in request order.
+        case multiOperation([MultiOperationStatus])
     }
 
     package var code: Code

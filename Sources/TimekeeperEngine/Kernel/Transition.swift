@@ -44,9 +44,15 @@ package struct JournalEntry: Sendable, Equatable {
 package struct Transition: Sendable {
     package var journal: [JournalEntry] = []
     package var currentRuns: [WorkflowKey: String] = [:]
+    /// Workflow ids left with no current run (their run was deleted).
+    package var clearedCurrentRuns: Set<WorkflowKey> = []
+    /// Runs deleted, with everything the store kept of them.
+    package var deletedRuns: [String] = []
     package var effects: [EngineCore.Effect] = []
 
     package init() {}
 
-    package var isEmpty: Bool { journal.isEmpty && currentRuns.isEmpty && effects.isEmpty }
+    package var isEmpty: Bool {
+        journal.isEmpty && currentRuns.isEmpty && clearedCurrentRuns.isEmpty && deletedRuns.isEmpty && effects.isEmpty
+    }
 }

@@ -284,28 +284,45 @@ package final class Engine: Sendable {
         -> UpdateProgress
     {
         try await awaitUpdate(wait) { core, id, now throws(EngineError) in
-            try core.updateWorkflow(request, wait: id, wallNow: now)
+            ((), try core.updateWorkflow(request, wait: id, wallNow: now))
+        }.1
+    }
+
+    /// Update-with-start: starts the workflow or uses its running run, as the start's conflict policy says,
+    /// and waits for the update as `updateWorkflow` does.
+    package func updateWithStart(_ request: MultiOperationRequest, wait: UpdateWaitBound) async throws(EngineError)
+        -> (StartOutcome, UpdateProgress)
+    {
+        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
+            let outcome = try core.updateWithStart(request, wait: id, wallNow: now)
+            return (outcome.start, outcome.update)
         }
     }
 
     /// Waits at most `timeout` for an update to reach the stage the request waits for (see `updateWorkflow`).
     package func pollUpdate(_ request: PollUpdateRequest, wait: UpdateWaitBound) async throws(EngineError) -> UpdateProgress {
         try await awaitUpdate(wait) { core, id, now throws(EngineError) in
-            try core.pollUpdate(request, wait: id, wallNow: now)
-        }
+            ((), try core.pollUpdate(request, wait: id, wallNow: now))
+        }.1
     }
 
-    private func awaitUpdate(
+    /// Makes an update call (which may give something else too, `Extra`: a start's outcome) and waits for
+    /// the update as the call says.
+    private func awaitUpdate<Extra: Sendable>(
         _ wait: UpdateWaitBound,
-        _ call: @escaping @Sendable (inout EngineCore, UpdateWaitID, Instant) throws(EngineError) -> UpdateCallOutcome
-    ) async throws(EngineError) -> UpdateProgress {
+        _ call: @escaping @Sendable (inout EngineCore, UpdateWaitID, Instant) throws(EngineError) -> (Extra, UpdateCallOutcome)
+    ) async throws(EngineError) -> (Extra, UpdateProgress) {
         let id = UpdateWaitID(rawValue: state.withLock { $0.makeID() })
+        // What the call gave besides the update, set under the engine's lock before the wait can end.
+        let extra = Carried<Extra>()
         let outcome: Result<UpdateProgress, EngineError> = await withTimeout(wait.timeout, clock: wall) {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     do throws(EngineError) {
                         try self.transact { (state: inout State, now: Instant) throws(EngineError) in
-                            switch try call(&state.core, id, now) {
+                            let (other, outcome) = try call(&state.core, id, now)
+                            extra.value.withLock { $0 = other }
+                            switch outcome {
                             case .answered(let progress): continuation.resume(returning: .success(progress))
                             case .pending: state.updateWaiters.add(id, continuation)
                             }
@@ -319,7 +336,9 @@ package final class Engine: Sendable {
                 self.abandonUpdateWait(id, wait)
             }
         }
-        return try outcome.get()
+        let progress = try outcome.get()
+        guard let other = extra.value.withLock({ $0 }) else { preconditionFailure("an answered update call gave its other result") }
+        return (other, progress)
     }
 
     /// The wait's time is up (or its caller went away): the caller gets how far the update got, or
@@ -401,6 +420,19 @@ package final class Engine: Sendable {
     /// The namespaces runs were started in (a read: no transition).
     package func namespacesInUse() -> Set<String> {
         state.withLock { $0.core.namespacesInUse }
+    }
+
+    /// Resets a workflow to a workflow task; answers the new run's id.
+    package func resetWorkflow(_ request: ResetWorkflowRequest) throws(EngineError) -> String {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.resetWorkflow(request, wallNow: now) }
+    }
+
+    package func deleteWorkflow(_ request: DeleteWorkflowRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.deleteWorkflow(request, wallNow: now) }
+    }
+
+    package func readHistoryReverse(_ request: GetHistoryReverseRequest) throws(EngineError) -> GetHistoryReverseResponse {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.readHistoryReverse(request) }
     }
 
     package func terminateWorkflow(_ request: TerminateWorkflowRequest) throws(EngineError) {
@@ -575,4 +607,9 @@ package final class Engine: Sendable {
         }
         if let delay { await withTimeout(delay, clock: wall, work) } else { await work() }
     }
+}
+
+/// A value a waiting call's body hands back to it from inside the engine's lock.
+private final class Carried<Value: Sendable>: Sendable {
+    let value = Mutex<Value?>(nil)
 }

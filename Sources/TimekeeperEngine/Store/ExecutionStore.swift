@@ -22,12 +22,20 @@ package struct InMemoryExecutionStore: ExecutionStore {
     package init() {}
 
     package mutating func commit(_ transition: Transition) {
-        guard !transition.journal.isEmpty || !transition.currentRuns.isEmpty else { return }
+        guard !transition.journal.isEmpty || !transition.currentRuns.isEmpty || !transition.deletedRuns.isEmpty
+            || !transition.clearedCurrentRuns.isEmpty
+        else { return }
         for entry in transition.journal {
             if journals[entry.runID] == nil { order.append(entry.runID) }
             journals[entry.runID, default: []].append(entry.change)
         }
         currentRuns.merge(transition.currentRuns) { _, new in new }
+        for key in transition.clearedCurrentRuns where transition.currentRuns[key] == nil { currentRuns[key] = nil }
+        if !transition.deletedRuns.isEmpty {
+            let deleted = Set(transition.deletedRuns)
+            for runID in deleted { journals[runID] = nil }
+            order.removeAll { deleted.contains($0) }
+        }
     }
 
     package var runs: [(runID: String, changes: [RunChange])] {

@@ -35,62 +35,81 @@ extension EngineCore {
         throws(EngineError) -> UpdateCallOutcome
     {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
-            var updateRequest = request.request
-            // An update without an id gets one, as Temporal's frontend gives it (SDKs always send one).
-            if updateRequest.meta.updateID.isEmpty { updateRequest.meta.updateID = UUIDs.random() }
-            let updateID = updateRequest.meta.updateID
-            guard request.request.hasMeta else { throw .invalidArgument("request.meta is not set") }
-            guard updateID.utf8.count <= 1000 else { throw .invalidArgument("request.meta.update_id is longer than 1000 bytes") }
-            guard request.request.hasInput else { throw .invalidArgument("request.input is not set") }
-            guard !request.request.input.name.isEmpty else { throw .invalidArgument("request.input.name is not set") }
-            let stage: UpdateStage
-            switch request.waitPolicy.lifecycleStage {
-            case .unspecified: stage = .completed  // Temporal's default
-            case .admitted:
-                throw EngineError(
-                    .permissionDenied,
-                    "wait_policy.lifecycle_stage ADMITTED: UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported")
-            case .accepted, .completed: stage = request.waitPolicy.lifecycleStage
-            case .UNRECOGNIZED(let value):
-                throw .invalidArgument("wait_policy.lifecycle_stage \(value) is not a known lifecycle stage")
-            }
+            let (updateRequest, stage) = try Self.checkUpdate(request)
             let run = try core.resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
             if !request.firstExecutionRunID.isEmpty && request.firstExecutionRunID != run.firstRunID {
                 throw EngineError(
                     .notFound,
                     "workflow execution not found: first_execution_run_id \(request.firstExecutionRunID) is not the first run of workflow \(run.ref.workflowID)'s current chain")
             }
-            let runID = run.ref.runID
-            // The same update id again (a client retry, or a second caller): it joins the first.
-            if let progress = core.updateProgress(run, updateID) {
-                if progress.stage.rawValue >= stage.rawValue { return { _ in .answered(progress) } }
-                return { core in
-                    core.updateBook.addWait(wait, UpdateWait(runID: runID, updateID: updateID, stage: stage))
-                    return .pending
-                }
-            }
-            guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
-            let inFlight = core.updateBook.count(runID) + run.updates.inProgress
-            guard inFlight < Self.maximumInFlightUpdates else {
-                throw EngineError(
-                    .resourceExhausted,
-                    "limit on number of concurrent in-flight updates has been reached (\(Self.maximumInFlightUpdates))")
-            }
-            guard core.updateBook.count(runID) + run.updates.count < Self.maximumTotalUpdates else {
-                throw EngineError(
-                    .failedPrecondition,
-                    "The limit on the total number of distinct updates in this workflow has been reached (\(Self.maximumTotalUpdates)). Make sure any duplicate updates share an Update ID so the server can deduplicate them, and consider rejecting updates that you aren't going to process. You can also Continue-as-New to avoid this; we recommend you check Continue-as-New Suggested in your Workflow.")
-            }
+            return try core.decideUpdate(updateRequest, stage: stage, run: run, wait: wait)
+        }
+    }
+
+    /// Checks an update call's own fields: answers the update request (an id filled in if it had none, as
+    /// Temporal's frontend fills it) and the stage the call waits for.
+    static func checkUpdate(_ request: UpdateWorkflowRequest) throws(EngineError) -> (UpdateRequest, UpdateStage) {
+        var updateRequest = request.request
+        if updateRequest.meta.updateID.isEmpty { updateRequest.meta.updateID = UUIDs.random() }
+        guard request.request.hasMeta else { throw .invalidArgument("request.meta is not set") }
+        guard updateRequest.meta.updateID.utf8.count <= 1000 else {
+            throw .invalidArgument("request.meta.update_id is longer than 1000 bytes")
+        }
+        guard request.request.hasInput else { throw .invalidArgument("request.input is not set") }
+        guard !request.request.input.name.isEmpty else { throw .invalidArgument("request.input.name is not set") }
+        switch request.waitPolicy.lifecycleStage {
+        case .unspecified: return (updateRequest, .completed)  // Temporal's default
+        case .admitted:
+            throw EngineError(
+                .permissionDenied,
+                "wait_policy.lifecycle_stage ADMITTED: UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported")
+        case .accepted, .completed: return (updateRequest, request.waitPolicy.lifecycleStage)
+        case .UNRECOGNIZED(let value):
+            throw .invalidArgument("wait_policy.lifecycle_stage \(value) is not a known lifecycle stage")
+        }
+    }
+
+    /// An update of `run`: the stored answer, a wait on the update with that id, or a new update admitted
+    /// (within the limits on updates in flight and in total).
+    func decideUpdate(_ updateRequest: UpdateRequest, stage: UpdateStage, run: WorkflowRun, wait: UpdateWaitID)
+        throws(EngineError) -> (inout EngineCore) -> UpdateCallOutcome
+    {
+        let updateID = updateRequest.meta.updateID
+        let runID = run.ref.runID
+        // The same update id again (a client retry, or a second caller): it joins the first.
+        if let progress = updateProgress(run, updateID) {
+            if progress.stage.rawValue >= stage.rawValue { return { _ in .answered(progress) } }
             return { core in
-                core.updateBook.admit(updateRequest, runID: runID)
-                // A run still in its first task's backoff gets the update with that task.
-                if run.firstTaskScheduled { core.workflowNeedsTask(runID) }
-                let admitted = UpdateProgress(workflowID: run.ref.workflowID, runID: runID, updateID: updateID, stage: .admitted)
-                guard stage.rawValue > UpdateStage.admitted.rawValue else { return .answered(admitted) }
                 core.updateBook.addWait(wait, UpdateWait(runID: runID, updateID: updateID, stage: stage))
                 return .pending
             }
         }
+        guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
+        guard updateBook.count(runID) + run.updates.inProgress < Self.maximumInFlightUpdates else {
+            throw EngineError(
+                .resourceExhausted,
+                "limit on number of concurrent in-flight updates has been reached (\(Self.maximumInFlightUpdates))")
+        }
+        guard updateBook.count(runID) + run.updates.count < Self.maximumTotalUpdates else {
+            throw EngineError(
+                .failedPrecondition,
+                "The limit on the total number of distinct updates in this workflow has been reached (\(Self.maximumTotalUpdates)). Make sure any duplicate updates share an Update ID so the server can deduplicate them, and consider rejecting updates that you aren't going to process. You can also Continue-as-New to avoid this; we recommend you check Continue-as-New Suggested in your Workflow.")
+        }
+        return { core in core.admitUpdate(updateRequest, runID: runID, stage: stage, wait: wait) }
+    }
+
+    /// Admits a new update to an open run and, unless the caller waits for nothing more, registers its wait.
+    mutating func admitUpdate(_ request: UpdateRequest, runID: String, stage: UpdateStage, wait: UpdateWaitID) -> UpdateCallOutcome {
+        let run = runs[runID]!
+        updateBook.admit(request, runID: runID)
+        // A run still in its first task's backoff gets the update with that task.
+        if run.firstTaskScheduled { workflowNeedsTask(runID) }
+        let updateID = request.meta.updateID
+        guard stage.rawValue > UpdateStage.admitted.rawValue else {
+            return .answered(UpdateProgress(workflowID: run.ref.workflowID, runID: runID, updateID: updateID, stage: .admitted))
+        }
+        updateBook.addWait(wait, UpdateWait(runID: runID, updateID: updateID, stage: stage))
+        return .pending
     }
 
     package mutating func pollUpdate(_ request: PollUpdateRequest, wait: UpdateWaitID, wallNow: Instant)
