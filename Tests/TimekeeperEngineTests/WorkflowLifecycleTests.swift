@@ -11,7 +11,9 @@ import TemporalAPI
         #expect(scenario.eventTypes("run-1") == [.workflowExecutionStarted, .workflowTaskScheduled])
         #expect(scenario.core.clock.holds[.workflowTask(runID: "run-1")] == 1)
         let started = try #require(scenario.run("run-1")?.history.first?.workflowExecutionStartedEventAttributes)
-        #expect(started.workflowExecutionTimeout.seconds == 10 * 365 * 24 * 3600)
+        // Recorded unset, as Temporal's server records it; the run still times out after 10 years.
+        #expect(started.workflowExecutionTimeout.seconds == 0)
+        #expect(scenario.run("run-1")?.timeouts.execution == WorkflowTimeouts.tenYears)
         #expect(started.workflowTaskTimeout.seconds == 10)
     }
 
@@ -35,6 +37,15 @@ import TemporalAPI
         #expect(scenario.core.timetable.isEmpty, "the run timeout and task timeout are gone with the run")
         let close = try #require(scenario.run("run-1")?.closeEvent)
         #expect(close.workflowExecutionCompletedEventAttributes.workflowTaskCompletedEventID == 4)
+    }
+
+    @Test func aStartedTaskReportsTheSizeOfTheHistoryBeforeIt() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        let before = scenario.core.history("run-1").prefix(2)
+        let expected = try before.reduce(0) { $0 + (try $1.serializedBytes() as [UInt8]).count }
+        #expect(task.history.events.last?.workflowTaskStartedEventAttributes.historySizeBytes == Int64(expected))
     }
 
     @Test func aFailCommandFailsTheRunWithItsFailure() throws {

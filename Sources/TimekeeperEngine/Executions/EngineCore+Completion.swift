@@ -92,7 +92,13 @@ extension EngineCore {
                 $0.binaryChecksum = request.binaryChecksum
                 if request.hasSdkMetadata { $0.sdkMetadata = request.sdkMetadata }
                 if request.hasMeteringMetadata { $0.meteringMetadata = request.meteringMetadata }
-                if request.hasWorkerVersionStamp { $0.workerVersion = request.workerVersionStamp }
+                if request.hasWorkerVersionStamp {
+                    $0.workerVersion = request.workerVersionStamp
+                } else if !request.deploymentOptions.buildID.isEmpty {
+                    // SDKs now send the build id in deployment options; workers replaying the history
+                    // read it back from here (an unversioned worker's build id, as Temporal records it).
+                    $0.workerVersion = .with { $0.buildID = request.deploymentOptions.buildID }
+                }
             }
         }
         let stickyQueue = request.stickyAttributes.workerTaskQueue.name

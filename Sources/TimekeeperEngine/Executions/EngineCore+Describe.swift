@@ -12,8 +12,10 @@ extension EngineCore {
         return .with {
             $0.executionConfig = .with {
                 $0.taskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
-                $0.workflowExecutionTimeout = run.timeouts.execution.protobuf
-                $0.workflowRunTimeout = run.timeouts.run.protobuf
+                // As the started event recorded them (unset stays unset, as Temporal reports it).
+                let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes
+                $0.workflowExecutionTimeout = started?.workflowExecutionTimeout ?? run.timeouts.execution.protobuf
+                $0.workflowRunTimeout = started?.workflowRunTimeout ?? run.timeouts.run.protobuf
                 $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
             }
             $0.workflowExecutionInfo = executionInfo(run)

@@ -178,14 +178,21 @@ extension EngineCore {
                 $0.taskQueue = request.taskQueue
                 $0.taskQueue.kind = .normal
                 if request.hasInput { $0.input = request.input }
-                $0.workflowExecutionTimeout = timeouts.execution.protobuf
-                $0.workflowRunTimeout = timeouts.run.protobuf
+                // What the request set, as Temporal's server records it (an unset timeout stays unset; the
+                // run timeout is the execution timeout's if only that was set); the Java test server
+                // records 10 years instead. The run still times out at the normalised 10 years.
+                let recorded = timeouts.recorded(requestedExecution: Duration(protobuf: request.workflowExecutionTimeout),
+                                                 requestedRun: Duration(protobuf: request.workflowRunTimeout))
+                $0.workflowExecutionTimeout = recorded.execution.protobuf
+                $0.workflowRunTimeout = recorded.run.protobuf
                 $0.workflowTaskTimeout = timeouts.workflowTask.protobuf
                 $0.originalExecutionRunID = runID
                 $0.firstExecutionRunID = firstRunID
                 $0.identity = request.identity
                 $0.attempt = continuation?.attempt ?? 1
-                $0.workflowExecutionExpirationTime = (startTime + timeouts.execution).timestamp
+                if recorded.execution > .zero {
+                    $0.workflowExecutionExpirationTime = (startTime + timeouts.execution).timestamp
+                }
                 if let retryPolicy { $0.retryPolicy = retryPolicy }
                 $0.cronSchedule = request.cronSchedule
                 if request.hasMemo { $0.memo = request.memo }
@@ -287,6 +294,7 @@ extension EngineCore {
                 $0.workflowTaskTimeout = request.workflowTaskTimeout
                 $0.workflowTaskCompletedEventID = completedEventID
                 $0.initiator = .workflow
+                $0.backoffStartInterval = attributes.backoffStartInterval
                 if attributes.hasHeader { $0.header = attributes.header }
             }
         }

@@ -117,11 +117,13 @@ extension EngineCore {
         guard case .scheduled(let scheduledID, let attempt, let scheduledAt) = runs[runID]!.workflowTask else {
             preconditionFailure("only a scheduled workflow task can be started")
         }
+        let historyBytes = historySize(runID)
         let startedID = record(runID, .workflowTaskStarted) { event in
             event.workflowTaskStartedEventAttributes = .with {
                 $0.scheduledEventID = scheduledID
                 $0.identity = identity
                 $0.requestID = UUIDs.random()
+                $0.historySizeBytes = historyBytes
             }
         }
         let run = runs[runID]!

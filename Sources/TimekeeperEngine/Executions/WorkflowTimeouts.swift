@@ -13,6 +13,14 @@ package struct WorkflowTimeouts: Sendable, Equatable {
     package var run: Duration
     package var workflowTask: Duration
 
+    /// The timeouts a started event records, as Temporal's server records them: an unset execution
+    /// timeout stays unset (zero), an unset run timeout is the execution timeout, or unset too. Reading
+    /// them back (`init`) gives these normalised timeouts again.
+    func recorded(requestedExecution: Duration, requestedRun: Duration) -> (execution: Duration, run: Duration) {
+        guard requestedExecution > .zero || requestedRun > .zero else { return (.zero, .zero) }
+        return (requestedExecution > .zero ? execution : .zero, run)
+    }
+
     /// How long attempt `attempt` of a workflow task may run: the run's task timeout, plus from the fourth
     /// attempt on 5 s doubling per attempt up to 10 minutes (Temporal's `history.workflowTaskRetryMaxInterval`),
     /// so that a task that keeps failing is retried ever more slowly. Temporal also jitters the extra time

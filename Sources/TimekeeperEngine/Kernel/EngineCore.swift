@@ -87,6 +87,23 @@ package struct EngineCore: Sendable {
     package var resultWaiters: [String: Int] { explanation.resultWaiters }
     package var traps: [String: TimeSkippingTrap] { explanation.traps }
 
+    /// How many bytes each run's history takes serialized, as far as it was counted (see `historySize`).
+    private var historySizes: [String: (events: Int, bytes: Int64)] = [:]
+
+    /// The serialized size of a run's history, as a workflow task's started event reports it
+    /// (`history_size_bytes`). Counted on demand from where the last count stopped, so each event is
+    /// measured once.
+    mutating func historySize(_ runID: String) -> Int64 {
+        let events = histories[runID] ?? []
+        var (counted, bytes) = historySizes[runID] ?? (0, 0)
+        while counted < events.count {
+            bytes += Int64((try? events[counted].serializedBytes() as [UInt8])?.count ?? 0)
+            counted += 1
+        }
+        historySizes[runID] = (counted, bytes)
+        return bytes
+    }
+
     /// A run's history (empty for a run this engine does not have).
     package func history(_ runID: String) -> [HistoryEvent] { histories[runID] ?? [] }
 
@@ -218,6 +235,7 @@ package struct EngineCore: Sendable {
     /// A deleted run's history goes with it.
     mutating func removeHistory(_ runID: String) {
         histories[runID] = nil
+        historySizes[runID] = nil
         runHolds[runID] = nil
     }
 
