@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import (
@@ -26,6 +27,8 @@ from temporalio.api.enums.v1 import (
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from temporalio.worker import Worker
+
+from build_support import JAVA_WRAPPER
 
 from child_workflows import (
     Canceller,
@@ -57,7 +60,17 @@ def worker(env, task_queue: str) -> Worker:
     return Worker(env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS)
 
 
+ALREADY_EXISTS = StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
+EXTERNAL_NOT_FOUND = (
+    SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
+)
+
 timekeeper_only = pytest.mark.parametrize("server_path", ["timekeeper"], indirect=True)
+
+
+def on_timekeeper(server_path: str) -> bool:
+    """Whether `server_path` is timekeeper (any path but the Java test server's wrapper)."""
+    return Path(server_path).resolve() != JAVA_WRAPPER.resolve()
 
 
 def unique(prefix: str) -> str:
@@ -166,15 +179,18 @@ async def test_a_child_whose_id_a_running_workflow_holds_fails_to_start_with_wor
     taken_id = unique("taken")
     async with worker(env, task_queue):
         holder = await env.client.start_workflow(Waiter.run, id=taken_id, task_queue=task_queue)
-        parent = await env.client.start_workflow(ParentOfTakenChild.run, taken_id, id=unique("parent"), task_queue=task_queue)
+        parent = await env.client.start_workflow(
+            ParentOfTakenChild.run, taken_id, id=unique("parent"), task_queue=task_queue
+        )
         with env.auto_time_skipping_disabled():  # the holder waits for a signal
             assert await parent.result() == ["WorkflowAlreadyStartedError", taken_id, "Waiter"]
         events = await events_of(parent)
         failed = only(events, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED)
         attributes = failed.start_child_workflow_execution_failed_event_attributes
-        assert attributes.cause == StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
+        assert attributes.cause == ALREADY_EXISTS
         assert attributes.workflow_id == taken_id
-        assert attributes.initiated_event_id == only(events, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED).event_id
+        initiated = only(events, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+        assert attributes.initiated_event_id == initiated.event_id
         assert not [event for event in events if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED]
         # The holder is untouched: still running, and it is no one's child.
         description = await holder.describe()
@@ -226,7 +242,9 @@ async def test_a_parent_closing_leaves_an_abandoned_child_running(env, task_queu
 async def test_a_parent_cancelling_its_child_sees_it_cancelled(env, task_queue, server_path):
     child_id = unique("child")
     async with worker(env, task_queue):
-        parent = await env.client.start_workflow(ParentCancelsChild.run, child_id, id=unique("parent"), task_queue=task_queue)
+        parent = await env.client.start_workflow(
+            ParentCancelsChild.run, child_id, id=unique("parent"), task_queue=task_queue
+        )
         assert await parent.result() == "CancelledError"
     child = await env.client.get_workflow_handle(child_id).describe()
     assert child.status == WorkflowExecutionStatus.CANCELED
@@ -242,7 +260,7 @@ async def test_a_parent_cancelling_its_child_sees_it_cancelled(env, task_queue, 
     cancel_requested = only(child_events, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
     assert child_events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED
     # Temporal's server names the requesting workflow on the target's event; the Java test server leaves it empty.
-    if "timekeeper" in server_path:
+    if on_timekeeper(server_path):
         requester = cancel_requested.workflow_execution_cancel_requested_event_attributes.external_workflow_execution
         assert (requester.workflow_id, requester.run_id) == (parent.id, parent.result_run_id)
 
@@ -300,7 +318,7 @@ async def test_a_workflow_signals_another_by_id_and_the_target_receives_it(env, 
     assert attributes.signal_name == "finish"
     assert payload_value(attributes.input) == "from a sibling"
     # Temporal's server names the sending workflow on the target's event; the Java test server leaves it empty.
-    if "timekeeper" in server_path:
+    if on_timekeeper(server_path):
         assert attributes.external_workflow_execution.workflow_id == sender.id
         assert attributes.external_workflow_execution.run_id == sender.result_run_id
 
@@ -316,10 +334,7 @@ async def test_signalling_a_workflow_id_nobody_runs_raises_in_the_sender_and_fai
     initiated = only(events, EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
     failed = only(events, EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)
     failure = failed.signal_external_workflow_execution_failed_event_attributes
-    assert (
-        failure.cause
-        == SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
-    )
+    assert failure.cause == EXTERNAL_NOT_FOUND
     assert failure.initiated_event_id == initiated.event_id
     assert failure.workflow_execution.workflow_id == nobody
     assert not [event for event in events if event.event_type == EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED]
@@ -344,7 +359,7 @@ async def test_a_workflow_cancels_another_by_id_and_the_target_is_cancelled(env,
     attributes = cancel_requested.workflow_execution_cancel_requested_event_attributes
     # Temporal's server names the requesting workflow and its initiated event on the target's event; the Java
     # test server leaves both empty.
-    if "timekeeper" in server_path:
+    if on_timekeeper(server_path):
         assert (attributes.external_workflow_execution.workflow_id, attributes.external_workflow_execution.run_id) == (
             sender.id, sender.result_run_id)
         assert attributes.external_initiated_event_id == initiated.event_id

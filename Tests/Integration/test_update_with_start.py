@@ -8,19 +8,28 @@ Runs against both servers: Temporal's Java test server (1.40) implements Execute
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+
+from build_support import JAVA_WRAPPER
 
 from update_workflows import Updatable
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 COMPLETED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+
+
+def on_timekeeper(server_path: str) -> bool:
+    """Whether `server_path` is timekeeper (any path but the Java test server's wrapper)."""
+    return Path(server_path).resolve() != JAVA_WRAPPER.resolve()
 
 
 @pytest.fixture
@@ -81,20 +90,34 @@ async def test_update_with_start_under_use_existing_updates_the_running_workflow
     assert [t for t in types if t in (ACCEPTED, COMPLETED)] == [ACCEPTED, COMPLETED, ACCEPTED, COMPLETED]
 
 
-async def test_update_with_start_under_fail_against_a_running_workflow_is_workflow_already_started(env, task_queue):
+async def test_update_with_start_under_fail_against_a_running_workflow_is_workflow_already_started(
+    env, task_queue, server_path
+):
     workflow_id = f"uws-{uuid.uuid4()}"
     async with worker(env, task_queue):
         running = await env.client.start_workflow(Updatable.run, id=workflow_id, task_queue=task_queue)
         start = start_operation(workflow_id, task_queue, WorkflowIDConflictPolicy.FAIL)
-        with pytest.raises(WorkflowAlreadyStartedError) as info:
-            await env.client.execute_update_with_start_workflow(
-                Updatable.add, 3, start_workflow_operation=start, id="refused"
-            )
-        assert info.value.workflow_id == workflow_id
-        assert info.value.run_id == running.result_run_id
-        # The start operation's handle fails the same way.
-        with pytest.raises(WorkflowAlreadyStartedError):
-            await start.workflow_handle()
+        if on_timekeeper(server_path):
+            with pytest.raises(WorkflowAlreadyStartedError) as info:
+                await env.client.execute_update_with_start_workflow(
+                    Updatable.add, 3, start_workflow_operation=start, id="refused"
+                )
+            assert info.value.workflow_id == workflow_id
+            assert info.value.run_id == running.result_run_id
+            # The start operation's handle fails the same way.
+            with pytest.raises(WorkflowAlreadyStartedError):
+                await start.workflow_handle()
+        else:
+            # The Java test server refuses the start with ALREADY_EXISTS too, but its operation status carries
+            # no WorkflowExecutionAlreadyStartedFailure detail, so the SDK raises the bare RPCError.
+            with pytest.raises(RPCError) as refused:
+                await env.client.execute_update_with_start_workflow(
+                    Updatable.add, 3, start_workflow_operation=start, id="refused"
+                )
+            assert refused.value.status == RPCStatusCode.ALREADY_EXISTS
+            assert running.result_run_id in refused.value.message
+            with pytest.raises(RPCError):
+                await start.workflow_handle()
         # The update was aborted with the start: the running workflow never saw it.
         assert await running.query(Updatable.handled) == 0
         await running.signal(Updatable.finish)

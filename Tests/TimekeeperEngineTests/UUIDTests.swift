@@ -13,6 +13,16 @@ import Testing
         }
     }
 
+    @Test func runIDsAreVersion7UUIDsThatStartWithTheirMillisecond() throws {
+        let pattern = try Regex("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        let time = Instant(nanosecondsSinceEpoch: 1_700_000_000_123_456_789)
+        let id = UUIDs.version7(at: time)
+        #expect(id.wholeMatch(of: pattern) != nil, "\(id)")
+        let hex = id.replacingOccurrences(of: "-", with: "").prefix(12)
+        #expect(UInt64(hex, radix: 16) == 1_700_000_000_123)
+        #expect(UUIDs.version7(at: time) != id, "random after the timestamp")
+    }
+
     @Test func idsDoNotRepeat() {
         let ids = (0..<100_000).map { _ in UUIDs.random() }
         #expect(Set(ids).count == ids.count)

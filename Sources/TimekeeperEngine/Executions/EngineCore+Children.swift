@@ -35,6 +35,7 @@ extension EngineCore {
                 if attributes.hasHeader { $0.header = attributes.header }
                 if attributes.hasMemo { $0.memo = attributes.memo }
                 if attributes.hasSearchAttributes { $0.searchAttributes = attributes.searchAttributes }
+                if attributes.hasPriority { $0.priority = attributes.priority }
             }
         }
         applying?.outbound.append(initiatedID)
@@ -118,6 +119,7 @@ extension EngineCore {
             if attributes.hasHeader { $0.header = attributes.header }
             if attributes.hasMemo { $0.memo = attributes.memo }
             if attributes.hasSearchAttributes { $0.searchAttributes = attributes.searchAttributes }
+            if attributes.hasPriority { $0.priority = attributes.priority }
         }
         let childRunID: String
         switch try? decideStart(request) {

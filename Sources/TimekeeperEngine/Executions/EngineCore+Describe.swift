@@ -17,6 +17,9 @@ extension EngineCore {
                 $0.workflowExecutionTimeout = started?.workflowExecutionTimeout ?? run.timeouts.execution.protobuf
                 $0.workflowRunTimeout = started?.workflowRunTimeout ?? run.timeouts.run.protobuf
                 $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
+                if let metadata = history(run.ref.runID).first?.userMetadata, history(run.ref.runID).first?.hasUserMetadata == true {
+                    $0.userMetadata = metadata
+                }
             }
             $0.workflowExecutionInfo = executionInfo(run)
             if run.isOpen {
@@ -95,6 +98,9 @@ extension EngineCore {
             // The first run of the chain (retries and continue-as-new keep it), not this run.
             $0.firstRunID = run.firstRunID.isEmpty ? run.ref.runID : run.firstRunID
             $0.rootExecution = run.root
+            if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes, started.hasPriority {
+                $0.priority = started.priority
+            }
             if let parent = run.parent {
                 $0.parentExecution = .with { $0.workflowID = parent.workflowID; $0.runID = parent.runID }
             }

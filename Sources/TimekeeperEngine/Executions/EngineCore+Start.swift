@@ -198,6 +198,7 @@ extension EngineCore {
                 if request.hasMemo { $0.memo = request.memo }
                 if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
                 if request.hasHeader { $0.header = request.header }
+                if request.hasPriority { $0.priority = request.priority }
                 $0.workflowID = request.workflowID
                 if backoff > .zero { $0.firstWorkflowTaskBackoff = backoff.protobuf }
                 if let parent {

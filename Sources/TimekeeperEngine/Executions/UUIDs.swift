@@ -8,11 +8,20 @@ internal import Synchronization
 package enum UUIDs {
     private static let generator = Mutex(Xoshiro256StarStar(seed: SystemRandomNumberGenerator()))
 
-    package static func random() -> String {
-        let (high, low) = generator.withLock { ($0.next(), $0.next()) }
+    package static func random() -> String { make(version: 4, timestamp: nil) }
+
+    /// A version 7 UUID (RFC 9562): milliseconds since the epoch first, then random bits, so ids sort by
+    /// creation. Temporal's server makes run ids this way, and SDK tests check the version.
+    package static func version7(at time: Instant) -> String {
+        make(version: 7, timestamp: UInt64(max(0, time.nanosecondsSinceEpoch / 1_000_000)))
+    }
+
+    private static func make(version: UInt8, timestamp: UInt64?) -> String {
+        var (high, low) = generator.withLock { ($0.next(), $0.next()) }
+        if let timestamp { high = (timestamp & 0xFFFF_FFFF_FFFF) << 16 | (high & 0xFFFF) }
         var bytes = (high.bigEndian, low.bigEndian)
         return withUnsafeMutableBytes(of: &bytes) { raw in
-            raw[6] = raw[6] & 0x0F | 0x40  // version 4
+            raw[6] = raw[6] & 0x0F | version << 4
             raw[8] = raw[8] & 0x3F | 0x80  // RFC 4122 variant
             let hex = Array("0123456789abcdef".utf8)
             var text = [UInt8]()

@@ -56,9 +56,11 @@ package final class Engine: Sendable {
 
     package init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
                  logger: Logger = Logger(label: "timekeeper.engine"),
-                 makeRunID: @escaping @Sendable () -> String = { UUIDs.random() }) {
+                 makeRunID: (@Sendable () -> String)? = nil) {
         self.wall = wall
         self.logger = logger
+        // Run ids are version 7 UUIDs stamped with wall time, as Temporal's server makes them.
+        let makeRunID = makeRunID ?? { [wall] in UUIDs.version7(at: wall.now()) }
         state = Mutex(State(
             core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID),
             store: InMemoryExecutionStore()))
