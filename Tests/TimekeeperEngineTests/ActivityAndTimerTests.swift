@@ -43,6 +43,15 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
 }
 
 @Suite struct TimerTests {
+    @Test func aZeroTimerFiresAtOnceAndANegativeOneIsRefused() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        #expect(throws: EngineError.self) { try scenario.complete(task, [timerCommand("late", seconds: -1)]) }
+        try scenario.complete(task, [timerCommand("now", seconds: 0)])
+        #expect(scenario.eventTypes("run-1").suffix(3) == [.timerStarted, .timerFired, .workflowTaskScheduled])
+    }
+
     @Test func anUnlockedClockJumpsToATimerAndTheWorkflowGetsATask() throws {
         var scenario = Scenario()
         try scenario.startAndRun([timerCommand("t", seconds: 3600)])

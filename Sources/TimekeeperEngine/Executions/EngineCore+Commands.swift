@@ -43,8 +43,10 @@ extension EngineCore {
             openIDs.timers.remove(attributes.timerID)
         case (.startTimer, .startTimerCommandAttributes(let attributes)?):
             guard !attributes.timerID.isEmpty else { throw .invalidArgument("\(field).start_timer_command_attributes.timer_id is not set") }
-            guard Duration(protobuf: attributes.startToFireTimeout) > .zero else {
-                throw .invalidArgument("\(field).start_timer_command_attributes.start_to_fire_timeout must be positive")
+            // Zero is allowed (the timer fires at once), as Temporal's server allows it; the Python SDK
+            // sends one for `workflow.sleep(0)`.
+            guard Duration(protobuf: attributes.startToFireTimeout) >= .zero else {
+                throw .invalidArgument("\(field).start_timer_command_attributes.start_to_fire_timeout must not be negative")
             }
             guard openIDs.timers.insert(attributes.timerID).inserted else {
                 throw EngineError(
