@@ -24,7 +24,12 @@ from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
     StartWorkflowExecutionRequest,
+    UpdateWorkflowExecutionRequest,
 )
+from temporalio.api.update.v1 import Input as UpdateInput
+from temporalio.api.update.v1 import Meta as UpdateMeta
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from workflows import ContinueOnceWorkflow
@@ -61,14 +66,24 @@ async def test_the_real_cli_describes_the_default_namespace(env) -> None:
 
 @timekeeper_only
 async def test_namespace_capabilities_advertise_only_what_is_served(env) -> None:
-    """Updates answered UNIMPLEMENTED while the namespace advertised sync and async updates."""
+    """Updates answered UNIMPLEMENTED while the namespace advertised sync and async updates. Now exactly
+    the capabilities that are served are advertised, and a call shows each one served."""
     described = await env.client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace="default"))
     capabilities = described.namespace_info.capabilities
-    assert not capabilities.sync_update and not capabilities.async_update
-    assert not capabilities.eager_workflow_start
+    advertised = {field.name for field, value in capabilities.ListFields() if value}
+    assert advertised == {"eager_workflow_start", "sync_update", "async_update"}
     info = await env.client.workflow_service.get_system_info(GetSystemInfoRequest())
-    assert not info.capabilities.eager_workflow_start
+    assert info.capabilities.eager_workflow_start
+    # Served: an update of a missing workflow is NOT_FOUND, not UNIMPLEMENTED.
+    with pytest.raises(RPCError) as raised:
+        await env.client.workflow_service.update_workflow_execution(
+            UpdateWorkflowExecutionRequest(
+                namespace="default",
+                workflow_execution=WorkflowExecution(workflow_id="no-such-workflow"),
+                request=UpdateRequest(meta=UpdateMeta(update_id="u1"), input=UpdateInput(name="anything")),
+            ))
+    assert raised.value.status == RPCStatusCode.NOT_FOUND
 
 
 @timekeeper_only

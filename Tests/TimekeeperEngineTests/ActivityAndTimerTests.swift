@@ -43,6 +43,17 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
 }
 
 @Suite struct TimerTests {
+    @Test func anActivityNoWorkerTakesTimesOutScheduleToStartWhenBothDeadlinesMeet() throws {
+        var scenario = Scenario(startsLocked: false)
+        _ = try scenario.start("wf")
+        var command = activityCommand("a", startToClose: 0)
+        command.scheduleActivityTaskCommandAttributes.scheduleToCloseTimeout = .init(seconds: 3)
+        try scenario.complete(try #require(try scenario.poll()), [command])
+        scenario.advanceWall(by: .seconds(4))
+        let timedOut = try #require(scenario.core.history("run-1").first { $0.eventType == .activityTaskTimedOut })
+        #expect(timedOut.activityTaskTimedOutEventAttributes.failure.timeoutFailureInfo.timeoutType == .scheduleToStart)
+    }
+
     @Test func aZeroTimerFiresAtOnceAndANegativeOneIsRefused() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf")

@@ -200,17 +200,31 @@ import TemporalAPI
         #expect(scenario.core.traps["run-1"]?.jump.permission == "permitted by a client awaiting update forever of workflow wf")
     }
 
-    @Test func aCloseWhileAnUpdateWaitsUnseenIsRefusedAsUnhandled() throws {
+    @Test func aCloseWhileAnUpdateWaitsUnseenGoesThroughAndAbortsTheUpdate() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf")
         let task = try #require(try scenario.poll())
-        _ = try update(&scenario, updateRequest("wf", "u1"))  // arrives while the task runs: not in it
+        let (wait, _) = try update(&scenario, updateRequest("wf", "u1"))  // arrives while the task runs: not in it
         try scenario.complete(task, [completeCommand()])
-        #expect(scenario.run("run-1")?.isOpen == true)
-        let failed = try #require(scenario.core.history("run-1").first { $0.eventType == .workflowTaskFailed })
-        #expect(failed.workflowTaskFailedEventAttributes.cause == .unhandledCommand)
-        let retry = try #require(try scenario.poll())
-        #expect(retry.messages.map(\.protocolInstanceID) == ["u1"])
+        #expect(scenario.run("run-1")?.status == .completed)
+        guard case .failure(let error)? = answers(&scenario)[wait] else { Issue.record("the update's caller got no error"); return }
+        #expect(error.message == "workflow update was aborted by closing workflow")
+    }
+
+    @Test func anUpdateWaitingUnseenWhenTheRunContinuesAsNewGoesToTheNewRun() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        let (wait, _) = try update(&scenario, updateRequest("wf", "u1"))
+        let continueAsNew = Command.with {
+            $0.commandType = .continueAsNewWorkflowExecution
+            $0.continueAsNewWorkflowExecutionCommandAttributes = .with { $0.workflowType.name = "Hello" }
+        }
+        try scenario.complete(task, [continueAsNew])
+        #expect(answers(&scenario)[wait] == nil, "its caller still waits")
+        let next = try #require(try scenario.poll())
+        #expect(next.workflowExecution.runID == "run-2")
+        #expect(next.messages.map(\.protocolInstanceID) == ["u1"])
     }
 
     @Test func anAnswerToAnUnknownUpdateRefusesTheCompletionAndChangesNothing() throws {

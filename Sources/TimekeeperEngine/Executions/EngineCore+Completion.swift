@@ -51,10 +51,10 @@ extension EngineCore {
                         "commands[\(index)].protocol_message_command_attributes.message_id \(attributes.messageID) names no message of this completion")
                 }
             }
-            // A workflow that closes while new events or updates wait unseen has its task failed instead
-            // (Temporal's UNHANDLED_COMMAND), so that it gets to see them.
-            let unseen = run.hasUnhandledEvents || core.updateBook.hasWaiting(run.ref.runID)
-            let refused = unseen && request.commands.contains { Self.closesWorkflow($0.commandType) }
+            // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
+            // UNHANDLED_COMMAND), so that it gets to see them. Updates waiting unseen do not stop it: as
+            // with Temporal, they fail with the run, or go to the next run if it continues as new.
+            let refused = run.hasUnhandledEvents && request.commands.contains { Self.closesWorkflow($0.commandType) }
             return { core in
                 if refused {
                     core.refuseCompletion(task, request)

@@ -30,21 +30,29 @@ enum Refresher {
             entries.append((.userTimer(timerID: timerID, startedEventID: timer.startedEventID), timer.fireAt))
         }
         for (scheduledID, activity) in run.activities.sorted(by: { $0.key < $1.key }) {
-            entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: 0, .scheduleToClose),
-                            activity.firstScheduledAt + activity.timeouts.scheduleToClose))
+            // Entries due at one instant fire in the order they are added here, and Temporal's server
+            // orders tied activity timeouts by type (start-to-close, schedule-to-start, schedule-to-close,
+            // heartbeat): an activity no worker picked up times out SCHEDULE_TO_START even when that
+            // deadline is its schedule-to-close one.
+            let scheduleToClose: (kind: TimetableEntry.Kind, fireAt: Instant) = (
+                .activityTimeout(scheduledEventID: scheduledID, attempt: 0, .scheduleToClose),
+                activity.firstScheduledAt + activity.timeouts.scheduleToClose)
             let attempt = activity.attempt
             switch activity.phase {
             case .scheduled:
                 entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: attempt, .scheduleToStart),
                                 activity.attemptScheduledAt + activity.timeouts.scheduleToStart))
+                entries.append(scheduleToClose)
             case .started(let startedAt, _):
                 entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: attempt, .startToClose),
                                 startedAt + activity.timeouts.startToClose))
+                entries.append(scheduleToClose)
                 if activity.timeouts.heartbeat > .zero {
                     entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: attempt, .heartbeat),
                                     (activity.lastHeartbeatAt ?? startedAt) + activity.timeouts.heartbeat))
                 }
             case .backingOff:
+                entries.append(scheduleToClose)
                 entries.append((.activityRetry(scheduledEventID: scheduledID, attempt: attempt), activity.retryAt ?? run.startedAt))
             }
         }

@@ -175,8 +175,13 @@ struct InvariantChecker {
             if let entry = core.timetable.entries(ownedBy: runID).first(where: { $0.kind == .workflowRunTimeout }),
                 let started = audit.started
             {
-                let expected = run.startedAt + Duration(protobuf: started.firstWorkflowTaskBackoff)
-                    + Duration(protobuf: started.workflowRunTimeout)
+                // The event records the timeouts as requested (unset stays unset, as Temporal records it);
+                // an unset run timeout means the execution timeout's, and an unset one that means 10 years.
+                let timeouts = WorkflowTimeouts(
+                    execution: Duration(protobuf: started.workflowExecutionTimeout),
+                    run: Duration(protobuf: started.workflowRunTimeout),
+                    workflowTask: Duration(protobuf: started.workflowTaskTimeout))
+                let expected = run.startedAt + Duration(protobuf: started.firstWorkflowTaskBackoff) + timeouts.run
                 if entry.fireAt != expected {
                     fail(.runTimeoutDeadline, runID, "times out at \(entry.fireAt), its start, backoff and run timeout say \(expected)")
                 }
