@@ -104,8 +104,10 @@ struct WorkflowServiceHandlers: UnaryService {
 
         router.registerUnary(WS.Method.RespondWorkflowTaskCompleted.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedRequest, _) in
-            try engine.completeWorkflowTask(request)
-            return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedResponse()
+            let eagerActivities = try engine.completeWorkflowTask(request)
+            return Temporal_Api_Workflowservice_V1_RespondWorkflowTaskCompletedResponse.with {
+                $0.activityTasks = eagerActivities
+            }
         }
 
         router.registerUnary(WS.Method.RespondWorkflowTaskFailed.descriptor) {

@@ -43,6 +43,31 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
 }
 
 @Suite struct TimerTests {
+    @Test func anEagerActivityOnTheWorkflowsQueueGoesBackStartedWithTheCompletion() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        var eager = activityCommand("here")
+        eager.scheduleActivityTaskCommandAttributes.taskQueue.name = "q"
+        eager.scheduleActivityTaskCommandAttributes.requestEagerExecution = true
+        var elsewhere = activityCommand("there")
+        elsewhere.scheduleActivityTaskCommandAttributes.taskQueue.name = "other"
+        elsewhere.scheduleActivityTaskCommandAttributes.requestEagerExecution = true
+        let started = try scenario.core.completeWorkflowTask(
+            .with {
+                $0.namespace = "default"
+                $0.taskToken = task.taskToken
+                $0.commands = [eager, elsewhere]
+                $0.identity = "worker"
+            }, wallNow: scenario.wall)
+        #expect(started.map(\.activityID) == ["here"], "only the one on the workflow's own queue")
+        let here = try #require(scenario.run("run-1")?.activities.values.first { $0.activityID == "here" })
+        guard case .started(_, let identity) = here.phase else { Issue.record("the eager activity is not started"); return }
+        #expect(identity == "worker")
+        #expect(scenario.core.matching.activityQueues[TaskQueueKey(namespace: "default", name: "q")]?.backlog ?? 0 == 0)
+        #expect(scenario.core.matching.activityQueues[TaskQueueKey(namespace: "default", name: "other")]?.backlog == 1)
+    }
+
     @Test func anActivityNoWorkerTakesTimesOutScheduleToStartWhenBothDeadlinesMeet() throws {
         var scenario = Scenario(startsLocked: false)
         _ = try scenario.start("wf")

@@ -63,6 +63,15 @@ extension EngineCore {
         }
     }
 
+    /// Starts an attempt for the worker that completed the workflow task scheduling it (eager execution),
+    /// unless the completion's own commands already closed the run or cancelled the activity.
+    mutating func startEagerActivity(_ task: ActivityTaskRef, identity: String) -> PollActivityTaskResponse? {
+        guard let run = runs[task.runID], run.isOpen, let activity = run.activities[task.scheduledEventID],
+            activity.attempt == task.attempt, activity.phase == .scheduled
+        else { return nil }
+        return startActivityAttempt(task, identity: identity)
+    }
+
     // MARK: Polling
 
     package mutating func pollActivityTask(

@@ -1,5 +1,5 @@
 internal import SwiftProtobuf
-package import TemporalAPI
+internal import TemporalAPI
 
 /// Child workflows and the signals and cancel requests one workflow sends another. A completion's
 /// commands record the initiated events; once all its commands are applied (`CommandApplication`), each

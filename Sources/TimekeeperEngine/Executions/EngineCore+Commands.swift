@@ -145,6 +145,13 @@ extension EngineCore {
             // Validated already, so the timeouts are well-formed.
             guard let timeouts = try? ActivityTimeouts(attributes, runTimeout: runs[runID]!.timeouts.run, field: "") else { return }
             scheduleActivity(attributes, timeouts: timeouts, runID: runID, completedEventID: completedEventID)
+            // Eager execution: the completing worker runs it itself, if it is on the workflow's own queue
+            // (Temporal's condition: that worker polls that queue).
+            if attributes.requestEagerExecution, let offer = applying?.activityOffers.last,
+                runs[runID]?.activities[offer.scheduledEventID]?.taskQueue == runs[runID]?.taskQueue
+            {
+                applying?.eagerActivities.insert(offer.scheduledEventID)
+            }
         case .requestCancelActivityTaskCommandAttributes(let attributes):
             requestCancelActivity(attributes.scheduledEventID, runID: runID, completedEventID: completedEventID)
         case .recordMarkerCommandAttributes(let attributes):

@@ -34,8 +34,11 @@ extension EngineCore {
                                  attempt: attempt))
     }
 
+    /// Completes a started workflow task; answers the activity tasks started for the completing worker
+    /// (eager activity dispatch: activities its commands asked for on the workflow's own task queue).
+    @discardableResult
     package mutating func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest, wallNow: Instant)
-        throws(EngineError)
+        throws(EngineError) -> [PollActivityTaskResponse]
     {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
             try Self.requireNamespace(request.namespace)
@@ -58,9 +61,9 @@ extension EngineCore {
             return { core in
                 if refused {
                     core.refuseCompletion(task, request)
-                } else {
-                    core.applyCompletion(task, request, messages: messages)
+                    return []
                 }
+                return core.applyCompletion(task, request, messages: messages)
             }
         }
     }
@@ -82,7 +85,7 @@ extension EngineCore {
 
     private mutating func applyCompletion(
         _ task: StartedTask, _ request: CompleteWorkflowTaskRequest, messages: [String: UpdateMessage]
-    ) {
+    ) -> [PollActivityTaskResponse] {
         let runID = task.runID
         let completedID = record(runID, .workflowTaskCompleted) { event in
             event.workflowTaskCompletedEventAttributes = .with {
@@ -129,6 +132,7 @@ extension EngineCore {
             applyUpdateMessage(message, messages[message.id]!, runID: runID)
         }
         let offers = applying?.activityOffers ?? []
+        let eager = applying?.eagerActivities ?? []
         // Children started, signals and cancel requests delivered, their answers recorded in this run.
         carryOut(applying?.outbound ?? [], from: runID)
         applying = nil
@@ -140,8 +144,16 @@ extension EngineCore {
         {
             scheduleWorkflowTask(runID, attempt: 1)
         }
-        for task in offers { offerActivityAttempt(task) }
+        var eagerTasks: [PollActivityTaskResponse] = []
+        for task in offers {
+            if eager.contains(task.scheduledEventID), let started = startEagerActivity(task, identity: request.identity) {
+                eagerTasks.append(started)
+            } else {
+                offerActivityAttempt(task)
+            }
+        }
         redirectBufferedQueries(runID)
+        return eagerTasks
     }
 
     /// What applying one completion's commands defers until all are applied, so that no worker sees
@@ -154,6 +166,8 @@ extension EngineCore {
         var activityOffers: [ActivityTaskRef] = []
         /// Initiated events of children to start and signals and cancel requests to deliver.
         var outbound: [Int64] = []
+        /// Activities whose commands asked to run on the completing worker (eager execution).
+        var eagerActivities: Set<Int64> = []
         /// The user metadata (summary, details) of the command being applied, for its first event.
         var userMetadata: Temporal_Api_Sdk_V1_UserMetadata?
     }

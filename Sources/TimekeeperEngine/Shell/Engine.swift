@@ -380,7 +380,8 @@ package final class Engine: Sendable {
         }
     }
 
-    package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) {
+    /// Completes a workflow task; answers the activity tasks started for the completing worker (eager).
+    package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) -> [PollActivityTaskResponse] {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.completeWorkflowTask(request, wallNow: now) }
     }
 
