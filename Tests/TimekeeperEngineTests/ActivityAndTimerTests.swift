@@ -79,6 +79,26 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
         #expect(timedOut.activityTaskTimedOutEventAttributes.failure.timeoutFailureInfo.timeoutType == .scheduleToStart)
     }
 
+    @Test func aTimerDueWhileATaskRunsWaitsForItAndItsCompletionMayCancelIt() throws {
+        var scenario = Scenario()  // locked: time flows at wall speed
+        _ = try scenario.start("wf")
+        try scenario.complete(try #require(try scenario.poll()), [timerCommand("t", seconds: 1), timerCommand("u", seconds: 1)])
+        try scenario.core.signalWorkflow(
+            .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "wf"; $0.signalName = "s" }, wallNow: scenario.wall)
+        let task = try #require(try scenario.poll())
+        scenario.advanceWall(by: .seconds(2))  // both timers are due while the task runs
+        #expect(!scenario.eventTypes("run-1").contains(.timerFired), "nothing fires inside the task")
+        let cancel = Command.with {
+            $0.commandType = .cancelTimer
+            $0.cancelTimerCommandAttributes.timerID = "t"
+        }
+        try scenario.complete(task, [cancel])
+        let types = scenario.eventTypes("run-1")
+        #expect(Array(types.suffix(4)) == [.workflowTaskCompleted, .timerCanceled, .timerFired, .workflowTaskScheduled])
+        let fired = try #require(scenario.core.history("run-1").first { $0.eventType == .timerFired })
+        #expect(fired.timerFiredEventAttributes.timerID == "u")
+    }
+
     @Test func aZeroTimerFiresAtOnceAndANegativeOneIsRefused() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf")

@@ -18,6 +18,12 @@ package enum WorkflowTaskState: Sendable, Equatable {
         }
     }
 
+    /// Whether a worker is running the task.
+    var isStarted: Bool {
+        if case .started = self { return true }
+        return false
+    }
+
     /// Whether this is the scheduled, not yet started task with this scheduled event id.
     func isWaiting(_ scheduledEventID: Int64) -> Bool {
         if case .scheduled(scheduledEventID, _, _) = self { return true }

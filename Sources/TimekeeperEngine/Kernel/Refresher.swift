@@ -26,8 +26,14 @@ enum Refresher {
             entries.append((.workflowTaskTimeout(scheduledEventID: scheduledEventID, attempt: attempt),
                             startedAt + run.timeouts.workflowTask(attempt: attempt)))
         }
-        for (timerID, timer) in run.timers.sorted(by: { $0.value.startedEventID < $1.value.startedEventID }) {
-            entries.append((.userTimer(timerID: timerID, startedEventID: timer.startedEventID), timer.fireAt))
+        // While a worker runs the workflow's task, its timers wait to fire until the task ends. Temporal
+        // buffers what happens during a task and writes it after the task's completion; a TimerFired
+        // written inside the task would come before a completion that cancels that timer, and the SDK
+        // refuses such a history ("TimerMachine in state CancelTimerCommandSent … TimerFired").
+        if !run.workflowTask.isStarted {
+            for (timerID, timer) in run.timers.sorted(by: { $0.value.startedEventID < $1.value.startedEventID }) {
+                entries.append((.userTimer(timerID: timerID, startedEventID: timer.startedEventID), timer.fireAt))
+            }
         }
         for (scheduledID, activity) in run.activities.sorted(by: { $0.key < $1.key }) {
             // Entries due at one instant fire in the order they are added here, and Temporal's server

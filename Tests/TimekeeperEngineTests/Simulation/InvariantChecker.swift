@@ -330,7 +330,8 @@ struct InvariantChecker {
                 require(.stickyScheduleToStart(scheduledEventID: scheduled), "its sticky workflow task")
             default: break
             }
-            for (timerID, timer) in run.timers {
+            // Timers wait while a workflow task is started (they fire once it ends; see `Refresher`).
+            for (timerID, timer) in run.timers where !run.workflowTask.isStarted {
                 require(.userTimer(timerID: timerID, startedEventID: timer.startedEventID), "timer \(timerID)")
             }
             for activity in run.activities.values {
