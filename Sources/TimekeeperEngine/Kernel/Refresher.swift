@@ -36,10 +36,10 @@ enum Refresher {
             }
         }
         for (scheduledID, activity) in run.activities.sorted(by: { $0.key < $1.key }) {
-            // Entries due at one instant fire in the order they are added here, and Temporal's server
-            // orders tied activity timeouts by type (start-to-close, schedule-to-start, schedule-to-close,
-            // heartbeat): an activity no worker picked up times out SCHEDULE_TO_START even when that
-            // deadline is its schedule-to-close one.
+            // Entries due at one instant fire in the order they are added here. Tied activity deadlines
+            // give the outcomes Temporal's dev server gives (temporalio/features `eager_activity` and
+            // `activity/shutdown`): an activity no worker picked up times out SCHEDULE_TO_START, and one
+            // started at once whose start-to-close is its schedule-to-close times out SCHEDULE_TO_CLOSE.
             let scheduleToClose: (kind: TimetableEntry.Kind, fireAt: Instant) = (
                 .activityTimeout(scheduledEventID: scheduledID, attempt: 0, .scheduleToClose),
                 activity.firstScheduledAt + activity.timeouts.scheduleToClose)
@@ -50,9 +50,9 @@ enum Refresher {
                                 activity.attemptScheduledAt + activity.timeouts.scheduleToStart))
                 entries.append(scheduleToClose)
             case .started(let startedAt, _):
+                entries.append(scheduleToClose)
                 entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: attempt, .startToClose),
                                 startedAt + activity.timeouts.startToClose))
-                entries.append(scheduleToClose)
                 if activity.timeouts.heartbeat > .zero {
                     entries.append((.activityTimeout(scheduledEventID: scheduledID, attempt: attempt, .heartbeat),
                                     (activity.lastHeartbeatAt ?? startedAt) + activity.timeouts.heartbeat))
