@@ -68,6 +68,23 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
         #expect(scenario.core.matching.activityQueues[TaskQueueKey(namespace: "default", name: "other")]?.backlog == 1)
     }
 
+    @Test func anActivityStartedAtOnceTimesOutScheduleToCloseWhenItsStartToCloseIsTheSame() throws {
+        var scenario = Scenario(startsLocked: false)
+        _ = try scenario.start("wf")
+        var command = activityCommand("a", startToClose: 0)
+        command.scheduleActivityTaskCommandAttributes.scheduleToCloseTimeout = .init(seconds: 3)
+        command.scheduleActivityTaskCommandAttributes.taskQueue.name = "q"
+        command.scheduleActivityTaskCommandAttributes.requestEagerExecution = true
+        let task = try #require(try scenario.poll())
+        let eager = try scenario.core.completeWorkflowTask(
+            .with { $0.namespace = "default"; $0.taskToken = task.taskToken; $0.commands = [command]; $0.identity = "w" },
+            wallNow: scenario.wall)
+        #expect(eager.count == 1)
+        scenario.advanceWall(by: .seconds(4))
+        let timedOut = try #require(scenario.core.history("run-1").first { $0.eventType == .activityTaskTimedOut })
+        #expect(timedOut.activityTaskTimedOutEventAttributes.failure.timeoutFailureInfo.timeoutType == .scheduleToClose)
+    }
+
     @Test func anActivityNoWorkerTakesTimesOutScheduleToStartWhenBothDeadlinesMeet() throws {
         var scenario = Scenario(startsLocked: false)
         _ = try scenario.start("wf")
