@@ -12,7 +12,8 @@ import TemporalAPI
         #expect(scenario.core.clock.holds[.workflowTask(runID: "run-1")] == 1)
         let started = try #require(scenario.run("run-1")?.history.first?.workflowExecutionStartedEventAttributes)
         // Recorded unset, as Temporal's server records it; the run still times out after 10 years.
-        #expect(started.workflowExecutionTimeout.seconds == 0)
+        #expect(!started.hasWorkflowExecutionTimeout)
+        #expect(!started.hasWorkflowRunTimeout)
         #expect(scenario.run("run-1")?.timeouts.execution == WorkflowTimeouts.tenYears)
         #expect(started.workflowTaskTimeout.seconds == 10)
     }

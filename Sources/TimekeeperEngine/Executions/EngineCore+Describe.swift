@@ -13,9 +13,10 @@ extension EngineCore {
             $0.executionConfig = .with {
                 $0.taskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
                 // As the started event recorded them (unset stays unset, as Temporal reports it).
-                let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes
-                $0.workflowExecutionTimeout = started?.workflowExecutionTimeout ?? run.timeouts.execution.protobuf
-                $0.workflowRunTimeout = started?.workflowRunTimeout ?? run.timeouts.run.protobuf
+                if let started = history(run.ref.runID).first?.workflowExecutionStartedEventAttributes {
+                    if started.hasWorkflowExecutionTimeout { $0.workflowExecutionTimeout = started.workflowExecutionTimeout }
+                    if started.hasWorkflowRunTimeout { $0.workflowRunTimeout = started.workflowRunTimeout }
+                }
                 $0.defaultWorkflowTaskTimeout = run.timeouts.workflowTask.protobuf
                 if let metadata = history(run.ref.runID).first?.userMetadata, history(run.ref.runID).first?.hasUserMetadata == true {
                     $0.userMetadata = metadata

@@ -183,8 +183,9 @@ extension EngineCore {
                 // records 10 years instead. The run still times out at the normalised 10 years.
                 let recorded = timeouts.recorded(requestedExecution: Duration(protobuf: request.workflowExecutionTimeout),
                                                  requestedRun: Duration(protobuf: request.workflowRunTimeout))
-                $0.workflowExecutionTimeout = recorded.execution.protobuf
-                $0.workflowRunTimeout = recorded.run.protobuf
+                // Absent, not zero, when unset: SDKs read presence ("execution_timeout is None").
+                if recorded.execution > .zero { $0.workflowExecutionTimeout = recorded.execution.protobuf }
+                if recorded.run > .zero { $0.workflowRunTimeout = recorded.run.protobuf }
                 $0.workflowTaskTimeout = timeouts.workflowTask.protobuf
                 $0.originalExecutionRunID = runID
                 $0.firstExecutionRunID = firstRunID
