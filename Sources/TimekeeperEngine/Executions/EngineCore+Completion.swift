@@ -136,6 +136,7 @@ extension EngineCore {
         // Children started, signals and cancel requests delivered, their answers recorded in this run.
         carryOut(applying?.outbound ?? [], from: runID)
         applying = nil
+        fireTimersDueDuringTask(runID)
         // Delivered with this task but not answered: a heartbeat's next task asks again, otherwise they
         // are rejected for the worker.
         if request.forceCreateNewWorkflowTask { requeueUpdatesInFlight(runID) } else { rejectUnprocessedUpdates(runID) }

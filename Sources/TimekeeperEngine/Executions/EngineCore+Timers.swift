@@ -26,6 +26,17 @@ extension EngineCore {
         }
     }
 
+    /// The timers that came due while the run's workflow task was started (they wait, see `Refresher`)
+    /// fire now, after that task's completion and before its next task is scheduled, so that the next
+    /// task carries them even when a worker takes it at once (a local activity's heartbeat).
+    mutating func fireTimersDueDuringTask(_ runID: String) {
+        guard let run = runs[runID], run.isOpen else { return }
+        for (timerID, timer) in run.timers.sorted(by: { $0.value.startedEventID < $1.value.startedEventID })
+        where timer.fireAt <= now {
+            fireTimer(runID, timerID: timerID, startedEventID: timer.startedEventID)
+        }
+    }
+
     mutating func fireTimer(_ runID: String, timerID: String, startedEventID: Int64) {
         guard runs[runID]?.isOpen == true, let timer = runs[runID]!.timers[timerID],
             timer.startedEventID == startedEventID
