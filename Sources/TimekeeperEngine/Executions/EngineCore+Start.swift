@@ -50,9 +50,12 @@ extension EngineCore {
         return .create(terminating: nil)
     }
 
-    mutating func applyStart(_ decision: StartDecision, _ request: StartWorkflowRequest, signal: StartSignal?)
-        -> StartOutcome
-    {
+    /// `beforeFirstTask` runs on a created run before its first workflow task is scheduled (and maybe handed
+    /// to a waiting worker at once): what it adds (an update-with-start's update) rides on that task.
+    mutating func applyStart(
+        _ decision: StartDecision, _ request: StartWorkflowRequest, signal: StartSignal?,
+        beforeFirstTask: ((inout EngineCore, String) -> Void)? = nil
+    ) -> StartOutcome {
         switch decision {
         case .repeated(let runID): return StartOutcome(runID: runID, started: true)
         case .useExisting(let runID):
@@ -67,7 +70,7 @@ extension EngineCore {
                           identity: request.identity)
             }
             let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
-            let runID = startRun(request, key: key, signal: signal)
+            let runID = startRun(request, key: key, signal: signal, beforeFirstTask: beforeFirstTask)
             // Eager workflow start: the first task goes straight back to the caller's worker, started,
             // unless it waits for a start delay (Temporal declines eager start then too).
             guard request.requestEagerExecution, case .scheduled = runs[runID]!.workflowTask else {
@@ -155,7 +158,8 @@ extension EngineCore {
     @discardableResult
     mutating func startRun(
         _ request: StartWorkflowRequest, key: WorkflowKey, signal: StartSignal? = nil,
-        continuing continuation: Continuation? = nil, child: ChildOrigin? = nil
+        continuing continuation: Continuation? = nil, child: ChildOrigin? = nil,
+        beforeFirstTask: ((inout EngineCore, String) -> Void)? = nil
     ) -> String {
         // A child's later runs (retries, continue-as-new) keep its parent and root.
         let previous = continuation.flatMap { runs[$0.previousRunID] }
@@ -221,6 +225,7 @@ extension EngineCore {
         }
         // With a backoff, the first workflow task waits for its timetable entry (see `Refresher`). An eager
         // start's task is not offered to pollers: it goes to the caller.
+        beforeFirstTask?(&self, runID)
         let eager = request.requestEagerExecution && continuation == nil && child == nil
         if backoff <= .zero { scheduleWorkflowTask(runID, attempt: 1, dispatch: !eager) }
         return runID

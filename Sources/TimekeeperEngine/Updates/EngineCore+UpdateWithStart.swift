@@ -38,8 +38,9 @@ extension EngineCore {
             let updateID = updateRequest.meta.updateID
             if let currentID = core.currentRuns[key], let current = core.runs[currentID] {
                 let existing = StartOutcome(runID: currentID, started: false)
-                // The update finished already (in a running or a closed run): its outcome, and no start.
-                if let progress = core.updateProgress(current, updateID), progress.outcome != nil {
+                // The update completed already (in a running or a closed run): its outcome, and no start. An
+                // update a closed run accepted but never completed does not count: a new run is started.
+                if current.updates[updateID]?.isCompleted == true, let progress = core.updateProgress(current, updateID) {
                     return { _ in UpdateWithStartOutcome(start: existing, update: .answered(progress)) }
                 }
                 let useExisting = current.startRequestID == start.requestID || core.updateProgress(current, updateID) != nil
@@ -64,9 +65,14 @@ extension EngineCore {
                 throw Self.multiOperationError(update: EngineError(.notFound, "workflow execution already completed"))
             }
             return { core in
-                let started = core.applyStart(decision, start, signal: nil)
-                return UpdateWithStartOutcome(
-                    start: started, update: core.admitUpdate(updateRequest, runID: started.runID, stage: stage, wait: wait))
+                // Admitted before the new run's first task is scheduled, so that task carries it even when a
+                // waiting worker takes it at once.
+                var admitted: UpdateCallOutcome?
+                let started = core.applyStart(decision, start, signal: nil) { core, runID in
+                    admitted = core.admitUpdate(updateRequest, runID: runID, stage: stage, wait: wait)
+                }
+                let update = admitted ?? core.admitUpdate(updateRequest, runID: started.runID, stage: stage, wait: wait)
+                return UpdateWithStartOutcome(start: started, update: update)
             }
         }
     }
