@@ -69,7 +69,10 @@ import TemporalAPI
             }, wallNow: scenario.wall)
         let retry = try #require(try scenario.poll())
         #expect(retry.attempt == 2)
-        #expect(scenario.eventTypes("run-1").suffix(3) == [.workflowTaskFailed, .workflowTaskScheduled, .workflowTaskStarted])
+        // The retry is transient: the worker sees its scheduled and started events after the failure, but
+        // they are not written.
+        #expect(scenario.eventTypes("run-1").last == .workflowTaskFailed)
+        #expect(retry.history.events.suffix(3).map(\.eventType) == [.workflowTaskFailed, .workflowTaskScheduled, .workflowTaskStarted])
         #expect(throws: EngineError.self) { try scenario.complete(task, [completeCommand()]) }
     }
 
@@ -80,7 +83,7 @@ import TemporalAPI
         scenario.advanceWall(by: .seconds(9))
         #expect(scenario.eventTypes("run-1").last == .workflowTaskStarted)
         scenario.advanceWall(by: .seconds(1))
-        #expect(scenario.eventTypes("run-1").suffix(2) == [.workflowTaskTimedOut, .workflowTaskScheduled])
+        #expect(scenario.eventTypes("run-1").last == .workflowTaskTimedOut)  // the retry is transient
         let error = try #require(throws: EngineError.self) { try scenario.complete(task, [completeCommand()]) }
         #expect(error.code == .notFound)
         #expect(try scenario.poll()?.attempt == 2)

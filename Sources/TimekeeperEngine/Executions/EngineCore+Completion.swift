@@ -178,14 +178,18 @@ extension EngineCore {
             try Self.requireNamespace(request.namespace)
             let (_, task) = try core.startedWorkflowTask(request.taskToken)
             return { core in
-                core.record(task.runID, .workflowTaskFailed) { event in
-                    event.workflowTaskFailedEventAttributes = .with {
-                        $0.scheduledEventID = task.scheduledEventID
-                        $0.startedEventID = task.startedEventID
-                        $0.cause = request.cause
-                        if request.hasFailure { $0.failure = request.failure }
-                        $0.identity = request.identity
-                        $0.binaryChecksum = request.binaryChecksum
+                if core.runs[task.runID]!.hasTransientWorkflowTask {
+                    core.note(task.runID, .transientWorkflowTaskEnded)
+                } else {
+                    core.record(task.runID, .workflowTaskFailed) { event in
+                        event.workflowTaskFailedEventAttributes = .with {
+                            $0.scheduledEventID = task.scheduledEventID
+                            $0.startedEventID = task.startedEventID
+                            $0.cause = request.cause
+                            if request.hasFailure { $0.failure = request.failure }
+                            $0.identity = request.identity
+                            $0.binaryChecksum = request.binaryChecksum
+                        }
                     }
                 }
                 core.requeueQueriesInFlight(task.runID)
@@ -201,11 +205,15 @@ extension EngineCore {
         guard let run = runs[runID], run.isOpen,
             case .started(scheduledEventID, let startedID, attempt, _, _) = run.workflowTask
         else { return }  // stale: that task already finished
-        record(runID, .workflowTaskTimedOut) { event in
-            event.workflowTaskTimedOutEventAttributes = .with {
-                $0.scheduledEventID = scheduledEventID
-                $0.startedEventID = startedID
-                $0.timeoutType = .startToClose
+        if run.hasTransientWorkflowTask {
+            note(runID, .transientWorkflowTaskEnded)
+        } else {
+            record(runID, .workflowTaskTimedOut) { event in
+                event.workflowTaskTimedOutEventAttributes = .with {
+                    $0.scheduledEventID = scheduledEventID
+                    $0.startedEventID = startedID
+                    $0.timeoutType = .startToClose
+                }
             }
         }
         requeueQueriesInFlight(runID)

@@ -13,12 +13,22 @@ extension EngineCore {
     mutating func scheduleWorkflowTask(_ runID: String, attempt: Int32, dispatch: Bool = true) {
         guard let run = runs[runID], run.isOpen, run.workflowTask == .none else { return }
         let (taskQueue, taskTimeout, sticky) = (run.taskQueue, run.timeouts.workflowTask(attempt: attempt), run.stickyQueue)
-        let scheduledID = record(runID, .workflowTaskScheduled) { event in
-            event.workflowTaskScheduledEventAttributes = .with {
-                $0.taskQueue = .with { $0.name = sticky ?? taskQueue; $0.kind = sticky == nil ? .normal : .sticky }
-                $0.startToCloseTimeout = taskTimeout.protobuf
-                $0.attempt = attempt
-            }
+        var event = HistoryEvent()
+        event.eventType = .workflowTaskScheduled
+        event.workflowTaskScheduledEventAttributes = .with {
+            $0.taskQueue = .with { $0.name = sticky ?? taskQueue; $0.kind = sticky == nil ? .normal : .sticky }
+            $0.startToCloseTimeout = taskTimeout.protobuf
+            $0.attempt = attempt
+        }
+        let scheduledID: Int64
+        if attempt > 1 {
+            // A retry after a failure or timeout is transient (Temporal's rule: attempt above 1).
+            event.eventID = run.lastEventID + 1
+            event.eventTime = now.timestamp
+            note(runID, .transientWorkflowTaskScheduled(event))
+            scheduledID = event.eventID
+        } else {
+            scheduledID = record(runID, .workflowTaskScheduled) { $0 = event }
         }
         if dispatch { dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue) }
     }
@@ -118,19 +128,29 @@ extension EngineCore {
             preconditionFailure("only a scheduled workflow task can be started")
         }
         let historyBytes = historySize(runID)
-        let startedID = record(runID, .workflowTaskStarted) { event in
-            event.workflowTaskStartedEventAttributes = .with {
-                $0.scheduledEventID = scheduledID
-                $0.identity = identity
-                $0.requestID = UUIDs.random()
-                $0.historySizeBytes = historyBytes
-            }
+        var started = HistoryEvent()
+        started.eventType = .workflowTaskStarted
+        started.workflowTaskStartedEventAttributes = .with {
+            $0.scheduledEventID = scheduledID
+            $0.identity = identity
+            $0.requestID = UUIDs.random()
+            $0.historySizeBytes = historyBytes
+        }
+        let startedID: Int64
+        if runs[runID]!.hasTransientWorkflowTask {
+            started.eventID = scheduledID + 1
+            started.eventTime = now.timestamp
+            note(runID, .transientWorkflowTaskStarted(started))
+            startedID = started.eventID
+        } else {
+            startedID = record(runID, .workflowTaskStarted) { $0 = started }
         }
         let run = runs[runID]!
         let isSticky = run.stickyQueue == queue
-        let events = isSticky
+        // A transient task's own events follow the history, as Temporal's frontend appends them.
+        let events = (isSticky
             ? Array(self.events(runID, from: run.lastCompletedWorkflowTaskStartedEventID + 1))
-            : history(runID)
+            : history(runID)) + run.unwrittenWorkflowTaskEvents
         var response = PollWorkflowTaskResponse.with {
             $0.taskToken = TaskToken(kind: .workflowTask, runID: runID, scheduledEventID: scheduledID, attempt: attempt).data
             $0.workflowExecution = .with { $0.workflowID = run.ref.workflowID; $0.runID = runID }

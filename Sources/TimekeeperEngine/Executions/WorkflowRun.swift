@@ -34,6 +34,10 @@ package struct WorkflowRun: Sendable, Equatable {
     package private(set) var closedAt: Instant?
     package private(set) var lastEventID: Int64 = 0
     package private(set) var workflowTask: WorkflowTaskState = .none
+    /// The scheduled (and started) events of a transient workflow task, not yet in history: the worker
+    /// sees them after the history, and they are written as they are if the attempt completes.
+    package private(set) var unwrittenWorkflowTaskEvents: [HistoryEvent] = []
+    package var hasTransientWorkflowTask: Bool { !unwrittenWorkflowTaskEvents.isEmpty }
     /// Whether the first workflow task was scheduled yet (until then a backoff may be pending).
     package private(set) var firstTaskScheduled = false
     /// The started event id of the last completed workflow task (`previous_started_event_id`).
@@ -99,6 +103,17 @@ package struct WorkflowRun: Sendable, Equatable {
         }
         let time = Instant(event.eventTime)
         let id = event.eventID
+        if let unwritten = unwrittenWorkflowTaskEvents.first, !Self.closesRun(event) {
+            // Only the transient task's own events may come next, exactly as the worker saw them.
+            guard unwritten.eventID == id, unwritten.eventType == event.eventType else {
+                throw RunChangeError(
+                    .invalidTransition,
+                    "\(event.eventType) (event \(id)) while the transient workflow task's \(unwritten.eventType) (event \(unwritten.eventID)) is unwritten")
+            }
+            unwrittenWorkflowTaskEvents.removeFirst()
+            lastEventID = id
+            return
+        }
         switch event.attributes {
         case .workflowTaskScheduledEventAttributes(let attributes)?:
             try workflowTask.schedule(eventID: id, attempt: attributes.attempt, at: time)
@@ -214,6 +229,41 @@ package struct WorkflowRun: Sendable, Equatable {
         case .activityAttemptScheduled(let scheduled, let time):
             _ = try activity(scheduled, "a retry", 0)
             try activities[scheduled]!.scheduleAttempt(at: time)
+        case .transientWorkflowTaskScheduled(let event):
+            guard unwrittenWorkflowTaskEvents.isEmpty, event.eventID == lastEventID + 1 else {
+                throw RunChangeError(.invalidTransition, "a transient workflow task \(event.eventID) after event \(lastEventID)")
+            }
+            try workflowTask.schedule(
+                eventID: event.eventID, attempt: event.workflowTaskScheduledEventAttributes.attempt, at: Instant(event.eventTime))
+            firstTaskScheduled = true
+            hasUnhandledEvents = false
+            unwrittenWorkflowTaskEvents = [event]
+        case .transientWorkflowTaskStarted(let event):
+            guard unwrittenWorkflowTaskEvents.count == 1 else {
+                throw RunChangeError(.invalidTransition, "a transient workflow task's start, but none is scheduled and waiting")
+            }
+            try workflowTask.start(
+                eventID: event.eventID, scheduledEventID: event.workflowTaskStartedEventAttributes.scheduledEventID,
+                at: Instant(event.eventTime))
+            unwrittenWorkflowTaskEvents.append(event)
+        case .transientWorkflowTaskEnded:
+            guard unwrittenWorkflowTaskEvents.count == 2 else {
+                throw RunChangeError(.invalidTransition, "a transient workflow task's end, but none is started")
+            }
+            try workflowTask.end(
+                "a transient workflow task's end", eventID: 0, scheduledEventID: unwrittenWorkflowTaskEvents[0].eventID)
+            unwrittenWorkflowTaskEvents = []
+        }
+    }
+
+    /// Whether the event closes the run (which ends any workflow task, transient or not).
+    static func closesRun(_ event: HistoryEvent) -> Bool {
+        switch event.attributes {
+        case .workflowExecutionCompletedEventAttributes?, .workflowExecutionFailedEventAttributes?,
+            .workflowExecutionTimedOutEventAttributes?, .workflowExecutionCanceledEventAttributes?,
+            .workflowExecutionTerminatedEventAttributes?, .workflowExecutionContinuedAsNewEventAttributes?:
+            true
+        default: false
         }
     }
 
@@ -249,6 +299,7 @@ package struct WorkflowRun: Sendable, Equatable {
         self.status = status
         closedAt = time
         workflowTask = .none
+        unwrittenWorkflowTaskEvents = []
         hasUnhandledEvents = false
         timers = [:]
         activities = [:]

@@ -173,17 +173,30 @@ package struct EngineCore: Sendable {
         _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
     ) -> Int64 {
         var event = HistoryEvent()
+        event.eventType = type
+        fill(&event)
+        // A transient workflow task's events go first, as the worker saw them (Temporal writes them when
+        // the attempt completes, or converts the task when an event must be written meanwhile). A close
+        // ends the task instead: it is never written.
+        if !WorkflowRun.closesRun(event) {
+            for unwritten in runs[runID]!.unwrittenWorkflowTaskEvents { append(runID, unwritten) }
+        }
         event.eventID = runs[runID]!.lastEventID + 1
         event.eventTime = clock.now.timestamp
-        event.eventType = type
-        event.taskID = nextTaskID
-        nextTaskID += 1
         // The summary and details a command carries go on the first event it records.
         if applying?.runID == runID, let metadata = applying?.userMetadata {
             event.userMetadata = metadata
             applying?.userMetadata = nil
         }
-        fill(&event)
+        return append(runID, event)
+    }
+
+    /// Appends an event whose id and time are set, through the run's reducer.
+    @discardableResult
+    private mutating func append(_ runID: String, _ event: HistoryEvent) -> Int64 {
+        var event = event
+        event.taskID = nextTaskID
+        nextTaskID += 1
         guard change(runID, .event(event)) else { return event.eventID }
         histories[runID, default: []].append(event)
         emit(.historyChanged(runID: runID))

@@ -27,6 +27,14 @@ package enum RunNote: Sendable, Equatable {
     case activityAttemptFailed(scheduledEventID: Int64, failure: Failure, retryAt: Instant)
     /// The retry backoff ended: the next attempt waits in its queue.
     case activityAttemptScheduled(scheduledEventID: Int64, at: Instant)
+    /// A workflow task retried after a failure or timeout (attempt 2 on) is transient, as on Temporal's
+    /// server: its scheduled and started events are written only if the attempt completes (or something
+    /// else must be written first), so a task that fails again and again does not grow the history.
+    /// These carry the events as the worker sees them, ids and times included.
+    case transientWorkflowTaskScheduled(HistoryEvent)
+    case transientWorkflowTaskStarted(HistoryEvent)
+    /// The transient attempt failed or timed out: nothing is written.
+    case transientWorkflowTaskEnded
 }
 
 /// A run's change with the run it belongs to.

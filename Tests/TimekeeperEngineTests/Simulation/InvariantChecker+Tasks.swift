@@ -49,22 +49,39 @@ extension InvariantChecker {
                     continue
                 }
                 let name = "workflow task \(token.runID)/\(token.scheduledEventID)"
-                if !deliveredWorkflowTasks.insert("\(token.runID)/\(token.scheduledEventID)").inserted { fail("\(name) delivered twice") }
+                if !deliveredWorkflowTasks.insert("\(token.runID)/\(token.scheduledEventID)/\(token.attempt)").inserted { fail("\(name) delivered twice") }
                 guard let run = core.runs[token.runID], run.isOpen,
                     case .started(token.scheduledEventID, let startedID, token.attempt, _, _) = run.workflowTask
                 else {
                     if !timedOut(core, token) {
-                        fail("\(name) (attempt \(token.attempt)) delivered, but it is not the started task of an open run;"
+                        fail("\(name) (attempt \(token.attempt)) delivered, but it is not the started task of an open run (\(core.runs[token.runID].map { "\($0.workflowTask), \($0.unwrittenWorkflowTaskEvents.count) unwritten" } ?? "no run"));"
                             + " its events this step: \(eventsThisStep(core, token.runID))")
                     }
                     continue
                 }
                 let ids = task.history.events.map(\.eventID)
                 let first = ids.first ?? 0
+                // Written events are the run's own (same task ids). A transient task's own events (no task id
+                // yet) come last, at most two, and are still unwritten as carried or were written exactly so.
+                let history = core.history(token.runID)
+                let carriedRight = task.history.events.allSatisfy { event in
+                    if event.taskID != 0 {
+                        return Int(event.eventID) <= history.count && history[Int(event.eventID) - 1].taskID == event.taskID
+                    }
+                    if let unwritten = run.unwrittenWorkflowTaskEvents.first(where: { $0.eventID == event.eventID }) {
+                        return unwritten == event
+                    }
+                    guard Int(event.eventID) <= history.count else { return false }
+                    var written = history[Int(event.eventID) - 1]
+                    written.taskID = 0
+                    return written == event
+                }
+                let transientCount = task.history.events.reversed().prefix { $0.taskID == 0 }.count
                 if task.startedEventID != startedID || ids.last != startedID || (first != 1 && first != task.previousStartedEventID + 1)
                     || ids != Array(first..<(first + Int64(ids.count)))
                     || task.previousStartedEventID != run.lastCompletedWorkflowTaskStartedEventID
-                    || task.history.events.contains(where: { core.history(token.runID)[Int($0.eventID) - 1].taskID != $0.taskID })
+                    || !carriedRight || transientCount > 2
+                    || task.history.events.dropLast(transientCount).contains(where: { $0.taskID == 0 })
                 {
                     fail("\(name) carries events \(ids.first ?? 0)...\(ids.last ?? 0), not the run's history up to started event \(startedID)")
                 }
@@ -93,6 +110,11 @@ extension InvariantChecker {
     /// the clock may jump past a just-delivered task's timeout. Anything else that ends it is a bug.
     private func timedOut(_ core: EngineCore, _ token: TaskToken) -> Bool {
         guard let run = core.runs[token.runID] else { return false }
+        if token.kind == .workflowTask, let scheduled = run.workflowTask.scheduledEventID, scheduled >= token.scheduledEventID,
+            run.workflowTask.attempt > token.attempt
+        {
+            return true  // a later attempt: this transient one timed out (which writes no event)
+        }
         if token.kind == .activityTask, let activity = run.activities[token.scheduledEventID], activity.attempt > token.attempt {
             return true  // the attempt timed out and waits for its retry (which writes no event)
         }

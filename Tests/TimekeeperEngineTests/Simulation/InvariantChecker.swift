@@ -144,14 +144,26 @@ struct InvariantChecker {
                 openRunIDs.remove(runID)
                 continue
             }
+            let transient = run.unwrittenWorkflowTaskEvents
             let taskMatches: Bool =
-                switch (run.workflowTask, audit.workflowTask) {
+                if !transient.isEmpty {
+                    // A transient task: nothing outstanding in history, a later attempt than the last one
+                    // written, and its unwritten events are the next ones, matching its state.
+                    audit.workflowTask == nil && [.failed, .timedOut].contains(audit.lastOutcome.outcome)
+                        && run.workflowTask.attempt > audit.lastOutcome.attempt
+                        && transient[0].eventID == run.lastEventID + 1
+                        && transient[0].workflowTaskScheduledEventAttributes.attempt == run.workflowTask.attempt
+                        && run.workflowTask.scheduledEventID == transient[0].eventID
+                        && run.workflowTask.isStarted == (transient.count == 2)
+                } else {
+                    switch (run.workflowTask, audit.workflowTask) {
                 case (.none, nil): true
                 case (.scheduled(let scheduled, let attempt, _), let task?):
                     task.scheduled == scheduled && task.attempt == attempt && task.started == nil
                 case (.started(let scheduled, let started, let attempt, _, _), let task?):
                     task.scheduled == scheduled && task.attempt == attempt && task.started == started
                 default: false
+                    }
                 }
             if !taskMatches {
                 fail(.stateMatchesHistory, runID, "workflow task \(run.workflowTask), history says \(String(describing: audit.workflowTask))")
