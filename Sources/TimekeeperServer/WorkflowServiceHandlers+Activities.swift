@@ -69,20 +69,32 @@ extension WorkflowServiceHandlers {
 
         router.registerUnary(WS.Method.RecordActivityTaskHeartbeat.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatRequest, _) in
-            let cancelRequested = try engine.heartbeatActivity(
+            let answer = try engine.heartbeatActivity(
                 .token(request.taskToken), details: request.hasDetails ? request.details : nil)
             return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatResponse.with {
-                $0.cancelRequested = cancelRequested
+                $0.cancelRequested = answer.cancelRequested
+                $0.activityPaused = answer.paused
             }
         }
         router.registerUnary(WS.Method.RecordActivityTaskHeartbeatById.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdRequest, _) in
-            let cancelRequested = try engine.heartbeatActivity(
+            let answer = try engine.heartbeatActivity(
                 request.address,
                 details: request.hasDetails ? request.details : nil)
             return Temporal_Api_Workflowservice_V1_RecordActivityTaskHeartbeatByIdResponse.with {
-                $0.cancelRequested = cancelRequested
+                $0.cancelRequested = answer.cancelRequested
+                $0.activityPaused = answer.paused
             }
+        }
+        router.registerUnary(WS.Method.PauseActivity.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PauseActivityRequest, _) in
+            try engine.pauseActivity(request)
+            return Temporal_Api_Workflowservice_V1_PauseActivityResponse()
+        }
+        router.registerUnary(WS.Method.UnpauseActivity.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_UnpauseActivityRequest, _) in
+            try engine.unpauseActivity(request)
+            return Temporal_Api_Workflowservice_V1_UnpauseActivityResponse()
         }
 
         router.registerUnary(WS.Method.SignalWorkflowExecution.descriptor) {

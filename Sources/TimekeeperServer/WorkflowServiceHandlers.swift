@@ -62,6 +62,9 @@ struct WorkflowServiceHandlers: UnaryService {
                     $0.sdkMetadata = true
                     // Beyond the Java server: a failed activity's last heartbeat details are kept.
                     $0.activityFailureIncludeHeartbeat = true
+                    // As Temporal's server: workers then send their build id as a version stamp, which the
+                    // task's completed event records and a replaying worker reads back.
+                    $0.buildIDBasedVersioning = true
                 }
             }
         }

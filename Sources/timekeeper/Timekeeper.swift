@@ -42,9 +42,14 @@ struct TestServerOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .notice
 
+    @Option(name: .customLong("dynamic-config-value"),
+            help: "KEY=VALUE, as Temporal's dev server takes it (repeatable; keys timekeeper does not use are ignored).")
+    var dynamicConfig: [DynamicConfigValue] = []
+
     func run(port: Int) async throws {
         try await TestServerLaunch(
-            port: port, enableTimeSkipping: enableTimeSkipping, host: host, uiPort: uiPort, logLevel: logLevel
+            port: port, enableTimeSkipping: enableTimeSkipping, host: host, uiPort: uiPort, logLevel: logLevel,
+            dynamicConfig: dynamicConfig
         ).run()
     }
 }
@@ -56,6 +61,7 @@ struct TestServerLaunch {
     var host = "127.0.0.1"
     var uiPort: Int?
     var logLevel: Logger.Level = .notice
+    var dynamicConfig: [DynamicConfigValue] = []
 
     func run() async throws {
         let level = logLevel
@@ -64,10 +70,11 @@ struct TestServerLaunch {
             handler.logLevel = level
             return handler
         }
-        let options = ServerOptions(
-            host: host, port: port,
-            engine: .init(skipsTime: true, startsLocked: !enableTimeSkipping), uiPort: uiPort)
-        try await serveUntilSignalled(options, logger: Logger(label: "timekeeper"))
+        let logger = Logger(label: "timekeeper")
+        var engine = EngineCore.Configuration(skipsTime: true, startsLocked: !enableTimeSkipping)
+        for note in DynamicConfigValue.apply(dynamicConfig, to: &engine) { logger.notice("\(note)") }
+        let options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
+        try await serveUntilSignalled(options, logger: logger)
     }
 }
 
@@ -99,7 +106,8 @@ func serveUntilSignalled(_ options: ServerOptions, logger: Logger) async throws 
 }
 
 extension TestServerLaunch {
-    /// Reads the SDK launch form, `PORT [--enable-time-skipping] [--host H] [--ui-port P] [--log-level L]`,
+    /// Reads the SDK launch form, `PORT [--enable-time-skipping] [--host H] [--ui-port P] [--log-level L]
+    /// [--dynamic-config-value K=V …]`,
     /// without ArgumentParser. SDKs launch us this way, and ArgumentParser's reflection triggers protocol
     /// conformance scans over the whole generated API (a quarter of start-up time). Anything unusual gives
     /// `nil`, and ArgumentParser then reads the line and reports what is wrong.
@@ -124,6 +132,9 @@ extension TestServerLaunch {
             case "--log-level":
                 guard let level = Logger.Level(rawValue: value) else { return nil }
                 logLevel = level
+            case "--dynamic-config-value":
+                guard let entry = DynamicConfigValue(value) else { return nil }
+                dynamicConfig.append(entry)
             default: return nil
             }
         }

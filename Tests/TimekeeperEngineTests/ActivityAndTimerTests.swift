@@ -201,7 +201,7 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
         let task = try #require(try scenario.pollActivity())
         scenario.advanceWall(by: .seconds(4))
         let details = Payloads.with { $0.payloads = [.with { $0.data = Data("halfway".utf8) }] }
-        #expect(try scenario.core.heartbeatActivity(.token(task.taskToken), details: details, wallNow: scenario.wall) == false)
+        #expect(try scenario.core.heartbeatActivity(.token(task.taskToken), details: details, wallNow: scenario.wall).cancelRequested == false)
         scenario.advanceWall(by: .seconds(4))
         #expect(!scenario.eventTypes("run-1").contains(.activityTaskTimedOut), "the heartbeat re-armed the timeout")
         scenario.advanceWall(by: .seconds(1))
@@ -233,7 +233,7 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
             $0.commandType = .requestCancelActivityTask
             $0.requestCancelActivityTaskCommandAttributes.scheduledEventID = 5
         }])
-        #expect(try scenario.core.heartbeatActivity(.token(activityTask.taskToken), details: nil, wallNow: scenario.wall))
+        #expect(try scenario.core.heartbeatActivity(.token(activityTask.taskToken), details: nil, wallNow: scenario.wall).cancelRequested)
         try scenario.core.cancelActivity(.token(activityTask.taskToken), details: nil, identity: "w", wallNow: scenario.wall)
         #expect(scenario.eventTypes("run-1").contains(.activityTaskCanceled))
     }

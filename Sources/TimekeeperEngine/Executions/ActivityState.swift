@@ -37,6 +37,12 @@ package struct ActivityState: Sendable, Equatable {
     package private(set) var lastFailure: Failure?
     package private(set) var cancelRequested = false
     package private(set) var cancelRequestedEventID: Int64 = 0
+    /// Set while paused (`PauseActivity`): no attempt is handed out and no timeout runs; a running attempt
+    /// goes on, and learns of the pause from its heartbeat's answer.
+    package private(set) var pause: ActivityPause?
+    package var isPaused: Bool { pause != nil }
+    /// Whether the attempt waits in its queue for a worker (scheduled and not paused).
+    package var isWaitingForWorker: Bool { phase == .scheduled && pause == nil }
 
     package var activityID: String { scheduled.activityID }
     package var activityType: String { scheduled.activityType.name }
@@ -81,6 +87,30 @@ package struct ActivityState: Sendable, Equatable {
         retryAt = nil
     }
 
+    mutating func pause(_ pause: ActivityPause) throws(RunChangeError) {
+        guard self.pause == nil else { throw refusal("be paused again") }
+        self.pause = pause
+    }
+
+    /// Unpaused: a waiting attempt is scheduled again from `time` (Temporal re-creates its task then).
+    mutating func unpause(resetAttempts: Bool, resetHeartbeat: Bool, at time: Instant) throws(RunChangeError) {
+        guard pause != nil else { throw refusal("be unpaused") }
+        pause = nil
+        if resetAttempts { attempt = 1 }
+        if resetHeartbeat { heartbeatDetails = nil; lastHeartbeatAt = nil }
+        if phase == .scheduled { attemptScheduledAt = time }
+    }
+
+    /// A paused activity's attempt failed: the next attempt waits, paused, with no retry backoff and no
+    /// maximum-attempts check (Temporal's rule: an unpause decides when it runs).
+    mutating func failAttemptWhilePaused(_ failure: Failure, at time: Instant) throws(RunChangeError) {
+        guard case .started = phase, pause != nil else { throw refusal("fail an attempt while paused") }
+        lastFailure = failure
+        attempt += 1
+        phase = .scheduled
+        attemptScheduledAt = time
+    }
+
     mutating func requestCancel(eventID: Int64) {
         cancelRequested = true
         cancelRequestedEventID = eventID
@@ -90,6 +120,15 @@ package struct ActivityState: Sendable, Equatable {
         RunChangeError(
             .invalidTransition, "activity \(activityID) (scheduled event \(scheduledEventID)) cannot \(what) while \(phase)")
     }
+}
+
+/// Who paused an activity, when and why (Describe's `pause_info`); the request id makes a repeated
+/// pause a no-op.
+package struct ActivityPause: Sendable, Equatable {
+    package var at: Instant
+    package var identity: String
+    package var reason: String
+    package var requestID: String
 }
 
 /// An activity's four timeouts after Temporal's normalisation.

@@ -55,7 +55,7 @@ extension EngineCore {
     /// (its run closed, or it was cancelled, before it was offered) is dropped.
     mutating func offerActivityAttempt(_ task: ActivityTaskRef) {
         guard let run = runs[task.runID], run.isOpen, let activity = run.activities[task.scheduledEventID],
-            activity.attempt == task.attempt, activity.phase == .scheduled
+            activity.attempt == task.attempt, activity.isWaitingForWorker
         else { return }
         let key = TaskQueueKey(namespace: run.ref.namespace, name: activity.taskQueue)
         if let (poller, identity) = matching.offer(task, to: key) {
@@ -67,7 +67,7 @@ extension EngineCore {
     /// unless the completion's own commands already closed the run or cancelled the activity.
     mutating func startEagerActivity(_ task: ActivityTaskRef, identity: String) -> PollActivityTaskResponse? {
         guard let run = runs[task.runID], run.isOpen, let activity = run.activities[task.scheduledEventID],
-            activity.attempt == task.attempt, activity.phase == .scheduled
+            activity.attempt == task.attempt, activity.isWaitingForWorker
         else { return nil }
         return startActivityAttempt(task, identity: identity)
     }
@@ -85,7 +85,7 @@ extension EngineCore {
                 let task = core.polling { matching, core in
                     matching.pollActivity(key, poller, identity: identity) { task in
                         guard let activity = core.runs[task.runID]?.activities[task.scheduledEventID] else { return false }
-                        return activity.attempt == task.attempt && activity.phase == .scheduled
+                        return activity.attempt == task.attempt && activity.isWaitingForWorker
                     }
                 }
                 return task.map { core.startActivityAttempt($0, identity: identity) }
@@ -212,16 +212,23 @@ extension EngineCore {
         }
     }
 
-    /// Records a heartbeat and answers whether cancellation was requested.
+    /// What a heartbeat's answer tells the worker.
+    package struct HeartbeatAnswer: Sendable, Equatable {
+        package var cancelRequested: Bool
+        package var paused: Bool
+    }
+
+    /// Records a heartbeat and answers whether cancellation was requested or the activity is paused.
     package mutating func heartbeatActivity(_ address: ActivityAddress, details: Payloads?, wallNow: Instant)
-        throws(EngineError) -> Bool
+        throws(EngineError) -> HeartbeatAnswer
     {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
             let (runID, scheduledID) = try core.startedActivity(address)
             return { core in
                 // The heartbeat entry moves with the last heartbeat (see `Refresher`).
                 core.note(runID, .activityHeartbeat(scheduledEventID: scheduledID, details: details, at: core.now))
-                return core.runs[runID]!.activities[scheduledID]!.cancelRequested
+                let activity = core.runs[runID]!.activities[scheduledID]!
+                return HeartbeatAnswer(cancelRequested: activity.cancelRequested, paused: activity.isPaused)
             }
         }
     }
@@ -266,6 +273,15 @@ extension EngineCore {
             ? RetryRules.decide(policy: activity.retryPolicy, attempt: activity.attempt, failure: failure, now: now,
                                 deadline: deadline)
             : .stop(timedOut ? .timeout : .nonRetryableFailure)
+        if activity.isPaused, !activity.cancelRequested, retryable {
+            switch decision {
+            case .retry, .stop(.maximumAttemptsReached):
+                // Paused: the next attempt waits for an unpause, whatever the attempt count.
+                note(runID, .activityAttemptFailedWhilePaused(scheduledEventID: scheduledID, failure: failure, at: now))
+                return
+            default: break
+            }
+        }
         if case .retry(let delay) = decision, !activity.cancelRequested {
             // The wait for a retry does not hold the clock ("allow time skipping when waiting for retry").
             note(runID, .activityAttemptFailed(scheduledEventID: scheduledID, failure: failure, retryAt: now + delay))

@@ -82,6 +82,16 @@ extension EngineCore {
                 if let retryAt = activity.retryAt { $0.nextAttemptScheduleTime = retryAt.timestamp }
             }
             if activity.cancelRequested { $0.state = .cancelRequested }
+            if let pause = activity.pause {
+                $0.paused = true
+                // Paused while waiting, or while a worker still runs the attempt (Temporal's two states).
+                if !activity.cancelRequested { $0.state = activity.phase == .scheduled ? .paused : .pauseRequested }
+                $0.pauseInfo = .with {
+                    $0.pauseTime = pause.at.timestamp
+                    $0.manual = .with { $0.identity = pause.identity; $0.reason = pause.reason }
+                }
+                $0.clearNextAttemptScheduleTime()
+            }
         }
     }
 

@@ -128,6 +128,13 @@ extension EngineCore {
             preconditionFailure("only a scheduled workflow task can be started")
         }
         let historyBytes = historySize(runID)
+        // Temporal's rule: the history's bytes before this event, then its count (the started event's id),
+        // each compared with its limit by `>=`; updates near the per-run limit suggest it too.
+        var reasons: [Temporal_Api_Enums_V1_SuggestContinueAsNewReason] = []
+        if historyBytes >= configuration.suggestContinueAsNewAtHistoryBytes { reasons.append(.historySizeTooLarge) }
+        if scheduledID + 1 >= configuration.suggestContinueAsNewAtEventCount { reasons.append(.tooManyHistoryEvents) }
+        let updates = updateBook.count(runID) + runs[runID]!.updates.count
+        if updates * 10 >= Self.maximumTotalUpdates * 9 { reasons.append(.tooManyUpdates) }  // 90 % of the limit
         var started = HistoryEvent()
         started.eventType = .workflowTaskStarted
         started.workflowTaskStartedEventAttributes = .with {
@@ -135,6 +142,8 @@ extension EngineCore {
             $0.identity = identity
             $0.requestID = UUIDs.random()
             $0.historySizeBytes = historyBytes
+            $0.suggestContinueAsNew = !reasons.isEmpty
+            $0.suggestContinueAsNewReasons = reasons
         }
         let startedID: Int64
         if runs[runID]!.hasTransientWorkflowTask {

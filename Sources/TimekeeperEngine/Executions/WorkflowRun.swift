@@ -229,6 +229,15 @@ package struct WorkflowRun: Sendable, Equatable {
         case .activityAttemptScheduled(let scheduled, let time):
             _ = try activity(scheduled, "a retry", 0)
             try activities[scheduled]!.scheduleAttempt(at: time)
+        case .activityPaused(let scheduled, let pause):
+            _ = try activity(scheduled, "a pause", 0)
+            try activities[scheduled]!.pause(pause)
+        case .activityUnpaused(let scheduled, let resetAttempts, let resetHeartbeat, let time):
+            _ = try activity(scheduled, "an unpause", 0)
+            try activities[scheduled]!.unpause(resetAttempts: resetAttempts, resetHeartbeat: resetHeartbeat, at: time)
+        case .activityAttemptFailedWhilePaused(let scheduled, let failure, let time):
+            _ = try activity(scheduled, "a paused attempt's failure", 0)
+            try activities[scheduled]!.failAttemptWhilePaused(failure, at: time)
         case .transientWorkflowTaskScheduled(let event):
             guard unwrittenWorkflowTaskEvents.isEmpty, event.eventID == lastEventID + 1 else {
                 throw RunChangeError(.invalidTransition, "a transient workflow task \(event.eventID) after event \(lastEventID)")

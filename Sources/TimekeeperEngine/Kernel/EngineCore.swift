@@ -39,12 +39,19 @@ package struct EngineCore: Sendable {
         /// Whether one client lock is held at start, as Temporal's test server does unless it is given
         /// `--enable-time-skipping`.
         package var startsLocked: Bool
+        /// When a started workflow task suggests continue-as-new: at this many events (the started event's
+        /// id) or this many bytes of history before it. Temporal's defaults are 4 Ki events and 4 MiB
+        /// (`limit.historyCount.suggestContinueAsNew`, `limit.historySize.suggestContinueAsNew`).
+        package var suggestContinueAsNewAtEventCount: Int64 = 4 * 1024
+        package var suggestContinueAsNewAtHistoryBytes: Int64 = 4 * 1024 * 1024
 
         package init(skipsTime: Bool, startsLocked: Bool) {
             self.skipsTime = skipsTime
             self.startsLocked = startsLocked
         }
     }
+
+    package let configuration: Configuration
 
     package internal(set) var clock: VirtualClock
     package internal(set) var timetable = Timetable()
@@ -77,6 +84,7 @@ package struct EngineCore: Sendable {
     private var reservedRunID: String?
 
     package init(configuration: Configuration, wallNow: Instant, makeRunID: @escaping @Sendable () -> String) {
+        self.configuration = configuration
         clock = VirtualClock(startingAt: wallNow, skipsTime: configuration.skipsTime,
                              startsLocked: configuration.startsLocked)
         self.newRunID = makeRunID

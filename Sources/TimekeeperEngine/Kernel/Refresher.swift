@@ -35,7 +35,8 @@ enum Refresher {
                 entries.append((.userTimer(timerID: timerID, startedEventID: timer.startedEventID), timer.fireAt))
             }
         }
-        for (scheduledID, activity) in run.activities.sorted(by: { $0.key < $1.key }) {
+        // A paused activity has no deadlines (Temporal creates none of its timers while it is paused).
+        for (scheduledID, activity) in run.activities.sorted(by: { $0.key < $1.key }) where !activity.isPaused {
             // Entries due at one instant fire in the order they are added here. Tied activity deadlines
             // give the outcomes Temporal's dev server gives (temporalio/features `eager_activity` and
             // `activity/shutdown`): an activity no worker picked up times out SCHEDULE_TO_START, and one
@@ -67,12 +68,12 @@ enum Refresher {
 
     /// The holds an open run's in-flight work takes: its outstanding workflow task, and each activity
     /// attempt that is scheduled or running (not one waiting for its retry: "allow time skipping when
-    /// waiting for retry").
+    /// waiting for retry"; nor one paused before a worker took it, which waits for an unpause).
     static func holds(of run: WorkflowRun) -> Set<Hold> {
         guard run.isOpen else { return [] }
         var holds = Set<Hold>()
         if run.workflowTask != .none { holds.insert(.workflowTask(runID: run.ref.runID)) }
-        for activity in run.activities.values where activity.phase != .backingOff {
+        for activity in run.activities.values where activity.phase != .backingOff && !(activity.isPaused && activity.phase == .scheduled) {
             holds.insert(.activity(runID: run.ref.runID, scheduledEventID: activity.scheduledEventID))
         }
         return holds

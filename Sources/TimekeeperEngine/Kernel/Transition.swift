@@ -27,6 +27,11 @@ package enum RunNote: Sendable, Equatable {
     case activityAttemptFailed(scheduledEventID: Int64, failure: Failure, retryAt: Instant)
     /// The retry backoff ended: the next attempt waits in its queue.
     case activityAttemptScheduled(scheduledEventID: Int64, at: Instant)
+    /// `PauseActivity` / `UnpauseActivity` (no history event, as in Temporal).
+    case activityPaused(scheduledEventID: Int64, ActivityPause)
+    case activityUnpaused(scheduledEventID: Int64, resetAttempts: Bool, resetHeartbeat: Bool, at: Instant)
+    /// A paused activity's attempt failed; the next one waits for an unpause.
+    case activityAttemptFailedWhilePaused(scheduledEventID: Int64, failure: Failure, at: Instant)
     /// A workflow task retried after a failure or timeout (attempt 2 on) is transient, as on Temporal's
     /// server: its scheduled and started events are written only if the attempt completes (or something
     /// else must be written first), so a task that fails again and again does not grow the history.

@@ -220,11 +220,21 @@ package final class Engine: Sendable {
         }
     }
 
-    /// Records a heartbeat; answers whether the activity's cancellation was requested.
-    package func heartbeatActivity(_ address: ActivityAddress, details: Payloads?) throws(EngineError) -> Bool {
+    /// Records a heartbeat; answers whether the activity's cancellation was requested or it is paused.
+    package func heartbeatActivity(_ address: ActivityAddress, details: Payloads?) throws(EngineError)
+        -> EngineCore.HeartbeatAnswer
+    {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
             try core.heartbeatActivity(address, details: details, wallNow: now)
         }
+    }
+
+    package func pauseActivity(_ request: PauseActivityRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.pauseActivity(request, wallNow: now) }
+    }
+
+    package func unpauseActivity(_ request: UnpauseActivityRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.unpauseActivity(request, wallNow: now) }
     }
 
     package func signalWorkflow(_ request: SignalWorkflowRequest) throws(EngineError) {
