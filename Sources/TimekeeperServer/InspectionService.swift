@@ -130,6 +130,7 @@ enum Inspection {
         case .activityRetry: "activity-retry"
         case .workflowBackoff: "workflow-backoff"
         case .testClientSleep: "test-client-sleep"
+        case .scheduleWakeup: "schedule"
         }
     }
 

@@ -177,6 +177,7 @@ struct WorkflowServiceHandlers: UnaryService {
 
         registerActivityMethods(with: &router)
         registerUpdateMethods(with: &router)
+        registerScheduleMethods(with: &router)
     }
 }
 

@@ -342,3 +342,19 @@ async def test_an_eagerly_started_workflow_runs_its_first_task_on_the_local_work
     assert started.scheduled_event_id == events[1].event_id
     assert started.identity == env.client.identity
     assert events[1].workflow_task_scheduled_event_attributes.attempt == 1
+
+
+# The Java test server reports no reset points; Temporal's server records one per worker build, at the
+# first workflow task that build completed (checked against `temporal server start-dev`: one point,
+# build id as the worker's, first_workflow_task_completed_id 4).
+@timekeeper_only
+async def test_describe_offers_the_first_workflow_task_a_worker_build_completed_as_a_reset_point(env, task_queue):
+    async with Worker(env.client, task_queue=task_queue, workflows=[HelloWorkflow], build_id="build-7"):
+        handle = await env.client.start_workflow(HelloWorkflow.run, "reset", id=unique("points"), task_queue=task_queue)
+        await handle.result()
+    points = (await handle.describe()).raw_description.workflow_execution_info.auto_reset_points.points
+    assert len(points) == 1, points
+    assert points[0].build_id == "build-7"
+    assert points[0].run_id == handle.result_run_id
+    assert points[0].first_workflow_task_completed_id == 4
+    assert points[0].resettable

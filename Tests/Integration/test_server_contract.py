@@ -20,7 +20,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
-    ListSchedulesRequest,
+    GetWorkerBuildIdCompatibilityRequest,
     PollWorkflowTaskQueueRequest,
     RespondWorkflowTaskCompletedRequest,
     StartWorkflowExecutionRequest,
@@ -142,9 +142,11 @@ async def test_the_same_request_id_twice_starts_one_run(env):
 
 
 async def test_unimplemented_methods_answer_unimplemented_with_their_name(env):
-    error = await _rpc_error(env.client.workflow_service.list_schedules(ListSchedulesRequest(namespace="default")))
+    # The deprecated build-id compatibility API: neither server serves it.
+    error = await _rpc_error(env.client.workflow_service.get_worker_build_id_compatibility(
+        GetWorkerBuildIdCompatibilityRequest(namespace="default", task_queue="tq")))
     assert error.status == RPCStatusCode.UNIMPLEMENTED, error
-    assert "ListSchedules" in error.message
+    assert "GetWorkerBuildIdCompatibility" in error.message
     await _still_serving(env)
 
 

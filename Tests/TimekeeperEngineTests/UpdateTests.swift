@@ -191,13 +191,25 @@ import TemporalAPI
     }
 
     @Test func awaitingAnUpdateThatNeverCompletesJumpsToTheRunTimeoutAndFailsIt() throws {
-        var scenario = try idleWorkflow()
+        var scenario = try idleWorkflow(timeout: .seconds(7200))
         let (wait, _) = try update(&scenario, updateRequest("wf", "forever"))
         let task = try #require(try scenario.poll())
         try complete(&scenario, task, commands: [], messages: [try acceptance("forever", sequencedAfter: task.startedEventID - 1)])
         #expect(scenario.run("run-1")?.status == .timedOut)
         #expect(try answers(&scenario)[wait]?.get().outcome?.failure.applicationFailureInfo.type == "AcceptedUpdateCompletedWorkflow")
         #expect(scenario.core.traps["run-1"]?.jump.permission == "permitted by a client awaiting update forever of workflow wf")
+    }
+
+    @Test func awaitingAnUpdateDoesNotJumpToTheTenYearTimeoutOfAWorkflowThatSetNone() throws {
+        var scenario = try idleWorkflow()
+        let before = scenario.core.now
+        let (wait, _) = try update(&scenario, updateRequest("wf", "waits-for-a-signal"))
+        let task = try #require(try scenario.poll())
+        try complete(&scenario, task, commands: [], messages: [try acceptance("waits-for-a-signal", sequencedAfter: task.startedEventID - 1)])
+        scenario.advanceWall(by: .seconds(1))
+        #expect(scenario.run("run-1")?.status == .running, "the workflow is still there for the signal that finishes the update")
+        #expect(scenario.core.now - before < .seconds(60))
+        #expect(!answers(&scenario).keys.contains(wait), "the update still waits")
     }
 
     @Test func aCloseWhileAnUpdateWaitsUnseenGoesThroughAndAbortsTheUpdate() throws {

@@ -11,9 +11,19 @@ extension EngineCore {
     /// Brings the clock up to `wallNow` without firing anything.
     mutating func refresh(_ wallNow: Instant) {
         refreshTouchedRuns()
-        clock.waiveClientLocks(updateBook.awaitsOutcome)
+        clock.waiveClientLocks(updateBook.awaitsOutcome && !nextIsUnsetRunTimeout())
         clock.settleBorrowedUnlocks()
         clock.refresh(wallNow: wallNow, flowing: isFlowing)
+    }
+
+    /// Whether the next entry is the run timeout of a workflow that set none. A client awaiting an update
+    /// does not let the clock jump there: Temporal's server has no such timeout (the ten years are the Java
+    /// test server's), and a workflow waiting for a signal would die of it before the client sent it.
+    private mutating func nextIsUnsetRunTimeout() -> Bool {
+        guard let next = timetable.next(), case .workflowRunTimeout = next.kind, let runID = next.owner?.runID,
+            let started = histories[runID]?.first?.workflowExecutionStartedEventAttributes
+        else { return false }
+        return !started.hasWorkflowRunTimeout && !started.hasWorkflowExecutionTimeout
     }
 
     /// Runs the clock up to `wallNow`: fires every entry that is due, and while nothing holds the clock,
@@ -87,6 +97,9 @@ extension EngineCore {
             emit(.finishSleep(id))
             return
         }
+        if case .scheduleWakeup(let namespace, let scheduleID) = entry.kind {
+            return fireScheduleWakeup(ScheduleKey(namespace: namespace, scheduleID: scheduleID))
+        }
         guard let runID = entry.owner?.runID, runs[runID]?.isOpen == true else { return }
         switch entry.kind {
         case .workflowRunTimeout: timeOutRun(runID)
@@ -101,7 +114,7 @@ extension EngineCore {
         case .activityRetry(let scheduledEventID, let attempt):
             fireActivityRetry(runID, scheduledEventID: scheduledEventID, attempt: attempt)
         case .workflowBackoff: scheduleWorkflowTask(runID, attempt: 1)
-        case .testClientSleep: break
+        case .testClientSleep, .scheduleWakeup: break
         }
     }
 }

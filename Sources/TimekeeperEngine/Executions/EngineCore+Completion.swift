@@ -227,10 +227,23 @@ extension EngineCore {
     /// The run's workflow timer fired while it was open: it times out.
     mutating func timeOutRun(_ runID: String) {
         guard runs[runID]?.isOpen == true else { return }
+        let cron = cronBackoff(after: runID)
+        let cronRunID = cron == nil ? "" : makeRunIDPeek()
         record(runID, .workflowExecutionTimedOut) { event in
-            event.workflowExecutionTimedOutEventAttributes = .with { $0.retryState = .timeout }
+            event.workflowExecutionTimedOutEventAttributes = .with {
+                $0.retryState = .timeout
+                $0.newExecutionRunID = cronRunID
+            }
         }
         close(runID, .timedOut)
+        if let cron {
+            let failure = Failure.with {
+                $0.message = "workflow timed out"
+                $0.source = "Server"
+                $0.timeoutFailureInfo = .with { $0.timeoutType = .startToClose }
+            }
+            startNextCronRun(after: runID, backoff: cron, result: nil, failure: failure)
+        }
     }
 
     mutating func terminate(_ runID: String, reason: String, identity: String,
@@ -256,10 +269,17 @@ extension EngineCore {
         // Continue-as-new hands its waiting updates to the new run once that exists (`continueAsNew`).
         if status != .continuedAsNew { closeUpdates(runID, continuedIn: nil) }
         // A run that continues into another (continue-as-new, a retry) does not end its chain.
-        let continues = status == .continuedAsNew
-            || !(closeEvent(runID)?.workflowExecutionFailedEventAttributes.newExecutionRunID.isEmpty ?? true)
+        let continues: Bool =
+            switch closeEvent(runID)?.attributes {
+            case .workflowExecutionContinuedAsNewEventAttributes?: true
+            case .workflowExecutionFailedEventAttributes(let failed)?: !failed.newExecutionRunID.isEmpty
+            case .workflowExecutionCompletedEventAttributes(let completed)?: !completed.newExecutionRunID.isEmpty  // cron
+            case .workflowExecutionTimedOutEventAttributes(let timedOut)?: !timedOut.newExecutionRunID.isEmpty  // cron
+            default: false
+            }
         if !continues { reportToParent(runID) }
         applyParentClosePolicies(runID)
+        if !continues && !schedules.isEmpty { resumeBufferedSchedules() }
         emit(.historyChanged(runID: runID))
     }
 }

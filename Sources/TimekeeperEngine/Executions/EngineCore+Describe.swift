@@ -23,6 +23,8 @@ extension EngineCore {
                 }
             }
             $0.workflowExecutionInfo = executionInfo(run)
+            let points = autoResetPoints(run)
+            if !points.isEmpty { $0.workflowExecutionInfo.autoResetPoints = .with { $0.points = points } }
             if run.isOpen {
                 $0.pendingActivities = run.activities.sorted { $0.key < $1.key }.map { Self.pendingActivity($0.value) }
                 switch run.workflowTask {
@@ -119,6 +121,27 @@ extension EngineCore {
             if !memo.isEmpty { $0.memo = .with { $0.fields = memo } }
             if !searchAttributes.isEmpty { $0.searchAttributes = .with { $0.indexedFields = searchAttributes } }
         }
+    }
+
+    /// Where a reset may go back to: the first workflow task each worker build (binary checksum, build id)
+    /// completed, as Temporal records them (at most 20, the oldest dropped first).
+    func autoResetPoints(_ run: WorkflowRun) -> [Temporal_Api_Workflow_V1_ResetPointInfo] {
+        var seen = Set<[String]>()
+        var points: [Temporal_Api_Workflow_V1_ResetPointInfo] = []
+        for event in history(run.ref.runID) {
+            guard case .workflowTaskCompletedEventAttributes(let completed)? = event.attributes else { continue }
+            let buildID = completed.workerVersion.buildID
+            guard seen.insert([completed.binaryChecksum, buildID]).inserted else { continue }
+            points.append(.with {
+                $0.binaryChecksum = completed.binaryChecksum
+                $0.buildID = buildID
+                $0.runID = run.ref.runID
+                $0.firstWorkflowTaskCompletedID = event.eventID
+                $0.createTime = event.eventTime
+                $0.resettable = true
+            })
+        }
+        return Array(points.suffix(20))
     }
 
     /// The run's memo and search attributes as its start and its later changes left them: Temporal merges

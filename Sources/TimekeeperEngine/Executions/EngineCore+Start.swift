@@ -116,6 +116,7 @@ extension EngineCore {
 
     static func validate(_ request: StartWorkflowRequest) throws(EngineError) {
         try requireNamespace(request.namespace)
+        try validateCron(request.cronSchedule)
         guard !request.workflowID.isEmpty else { throw .invalidArgument("workflow_id is not set") }
         guard request.workflowID.utf8.count <= 1000 else {
             throw .invalidArgument("workflow_id is longer than 1000 bytes")
@@ -173,7 +174,11 @@ extension EngineCore {
             workflowTask: Duration(protobuf: request.workflowTaskTimeout))
         let startTime = now
         let firstRunID = continuation?.firstRunID ?? runID
-        let backoff = continuation?.backoff ?? Duration(protobuf: request.workflowStartDelay)
+        // A cron workflow's first run waits for the first time its schedule names (then the start delay
+        // does not apply, as in Temporal).
+        let backoff = continuation?.backoff
+            ?? Self.cronBackoff(request.cronSchedule, scheduledAt: startTime, now: startTime)
+            ?? Duration(protobuf: request.workflowStartDelay)
         let retryPolicy = request.hasRetryPolicy ? RetryRules.withDefaults(request.retryPolicy) : nil
         createRun(ref, request: request) { event in
             if request.hasUserMetadata { event.userMetadata = request.userMetadata }
@@ -217,6 +222,10 @@ extension EngineCore {
                     $0.initiator = continuation.initiator
                     if let failure = continuation.lastFailure { $0.continuedFailure = failure }
                     if let result = continuation.lastResult { $0.lastCompletionResult = result }
+                } else {
+                    // A schedule's start carries its last action's outcome.
+                    if request.hasContinuedFailure { $0.continuedFailure = request.continuedFailure }
+                    if request.hasLastCompletionResult { $0.lastCompletionResult = request.lastCompletionResult }
                 }
             }
         }
@@ -263,14 +272,18 @@ extension EngineCore {
             return
         }
         let retryState: Temporal_Api_Enums_V1_RetryState = if case .stop(let state) = decision { state } else { .retryPolicyNotSet }
+        let cron = cronBackoff(after: runID)  // out of retries, a cron chain goes on at its next time
+        let cronRunID = cron == nil ? "" : makeRunIDPeek()
         record(runID, .workflowExecutionFailed) { event in
             event.workflowExecutionFailedEventAttributes = .with {
                 $0.failure = failure
                 $0.retryState = retryState
                 $0.workflowTaskCompletedEventID = completedEventID
+                $0.newExecutionRunID = cronRunID
             }
         }
         close(runID, .failed)
+        if let cron { startNextCronRun(after: runID, backoff: cron, result: nil, failure: failure) }
     }
 
     /// A ContinueAsNewWorkflowExecution command: the run closes and a new run of the same workflow id starts.

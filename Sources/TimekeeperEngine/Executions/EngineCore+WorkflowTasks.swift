@@ -28,7 +28,9 @@ extension EngineCore {
             note(runID, .transientWorkflowTaskScheduled(event))
             scheduledID = event.eventID
         } else {
-            scheduledID = record(runID, .workflowTaskScheduled) { $0 = event }
+            scheduledID = record(runID, .workflowTaskScheduled) {
+                $0.workflowTaskScheduledEventAttributes = event.workflowTaskScheduledEventAttributes
+            }
         }
         if dispatch { dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue) }
     }
@@ -152,7 +154,9 @@ extension EngineCore {
             note(runID, .transientWorkflowTaskStarted(started))
             startedID = started.eventID
         } else {
-            startedID = record(runID, .workflowTaskStarted) { $0 = started }
+            startedID = record(runID, .workflowTaskStarted) {
+                $0.workflowTaskStartedEventAttributes = started.workflowTaskStartedEventAttributes
+            }
         }
         let run = runs[runID]!
         let isSticky = run.stickyQueue == queue

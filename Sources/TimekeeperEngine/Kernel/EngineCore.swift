@@ -56,6 +56,8 @@ package struct EngineCore: Sendable {
     package internal(set) var clock: VirtualClock
     package internal(set) var timetable = Timetable()
     package internal(set) var runs: [String: WorkflowRun] = [:]
+    /// Schedules by namespace and id (engine state beside the runs; not history).
+    package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
     /// Each run's history, beside the runs so that a copy of a run never copies its history.
     package private(set) var histories: [String: [HistoryEvent]] = [:]
     /// The latest run of each workflow id, by namespace.
@@ -180,31 +182,40 @@ package struct EngineCore: Sendable {
     mutating func record(
         _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
     ) -> Int64 {
-        var event = HistoryEvent()
-        event.eventType = type
-        fill(&event)
         // A transient workflow task's events go first, as the worker saw them (Temporal writes them when
         // the attempt completes, or converts the task when an event must be written meanwhile). A close
         // ends the task instead: it is never written.
-        if !WorkflowRun.closesRun(event) {
-            for unwritten in runs[runID]!.unwrittenWorkflowTaskEvents { append(runID, unwritten) }
+        if !Self.closeEventTypes.contains(type) {
+            for unwritten in runs[runID]!.unwrittenWorkflowTaskEvents {
+                var event = unwritten
+                event.taskID = nextTaskID
+                nextTaskID += 1
+                append(runID, event)
+            }
         }
+        var event = HistoryEvent()
         event.eventID = runs[runID]!.lastEventID + 1
         event.eventTime = clock.now.timestamp
+        event.eventType = type
+        event.taskID = nextTaskID
+        nextTaskID += 1
         // The summary and details a command carries go on the first event it records.
         if applying?.runID == runID, let metadata = applying?.userMetadata {
             event.userMetadata = metadata
             applying?.userMetadata = nil
         }
+        fill(&event)
         return append(runID, event)
     }
 
-    /// Appends an event whose id and time are set, through the run's reducer.
+    static let closeEventTypes: Set<Temporal_Api_Enums_V1_EventType> = [
+        .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut, .workflowExecutionCanceled,
+        .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
+    ]
+
+    /// Appends a whole event (id, time and task id set) through the run's reducer.
     @discardableResult
     private mutating func append(_ runID: String, _ event: HistoryEvent) -> Int64 {
-        var event = event
-        event.taskID = nextTaskID
-        nextTaskID += 1
         guard change(runID, .event(event)) else { return event.eventID }
         histories[runID, default: []].append(event)
         emit(.historyChanged(runID: runID))

@@ -80,7 +80,7 @@ package final class Engine: Sendable {
         return try result.get()
     }
 
-    private func transact<T>(_ body: (inout EngineCore, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
+    func transact<T>(_ body: (inout EngineCore, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
         try transact { (state: inout State, wallNow: Instant) throws(EngineError) -> T in try body(&state.core, wallNow) }
     }
 

@@ -37,6 +37,8 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case workflowBackoff
         /// A test client's `Sleep`, `SleepUntil` or `UnlockTimeSkippingWithSleep` (which re-locks on firing).
         case testClientSleep(SleepID, relocks: Bool)
+        /// A schedule's next matching time (Temporal's Schedules API).
+        case scheduleWakeup(namespace: String, scheduleID: String)
     }
 
     package var id: EntryID
@@ -61,6 +63,7 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case .workflowBackoff: what = "workflow retry backoff"
         case .testClientSleep(_, let relocks):
             what = relocks ? "test client sleep (UnlockTimeSkippingWithSleep)" : "test client sleep"
+        case .scheduleWakeup(let namespace, let scheduleID): what = "schedule \(scheduleID) (namespace \(namespace))"
         }
         if let owner { return "\(what) of \(owner)" }
         return what

@@ -175,7 +175,7 @@ extension EngineCore {
         }
     }
 
-    private static func jsonString(_ text: String) -> String {
+    static func jsonString(_ text: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
