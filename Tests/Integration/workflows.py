@@ -84,3 +84,13 @@ class ContinueOnceWorkflow:
         if not continued:
             workflow.continue_as_new(True)
         return "continued"
+
+
+@workflow.defn
+class RemembersLastResult:
+    """Returns ``"after <the last completion result>"`` (``"after None"`` the first time): a schedule's
+    actions and a cron workflow's runs carry the previous one's result."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return f"after {workflow.get_last_completion_result(str)}"
