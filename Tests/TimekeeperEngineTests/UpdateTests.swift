@@ -212,6 +212,27 @@ import TemporalAPI
         #expect(!answers(&scenario).keys.contains(wait), "the update still waits")
     }
 
+    @Test(arguments: [false, true])
+    func aResetAdmitsAgainTheUpdatesAcceptedAfterItsPointUnlessExcluded(excluded: Bool) throws {
+        var scenario = try idleWorkflow()
+        let resetPoint = try #require(scenario.core.history("run-1").last { $0.eventType == .workflowTaskCompleted }).eventID
+        _ = try update(&scenario, updateRequest("wf", "u"))
+        let task = try #require(try scenario.poll())
+        try complete(&scenario, task, commands: [], messages: [
+            try acceptance("u", sequencedAfter: task.startedEventID - 1), try response("u", "done"),
+        ])
+        let newRunID = try scenario.core.resetWorkflow(.with {
+            $0.namespace = "default"
+            $0.workflowExecution.workflowID = "wf"
+            $0.workflowTaskFinishEventID = resetPoint
+            $0.requestID = "reset"
+            if excluded { $0.resetReapplyExcludeTypes = [.update] }
+        }, wallNow: scenario.wall)
+        let again = try #require(try scenario.poll())
+        #expect(again.workflowExecution.runID == newRunID)
+        #expect(again.messages.map(\.protocolInstanceID) == (excluded ? [] : ["u"]))
+    }
+
     @Test func aCloseWhileAnUpdateWaitsUnseenGoesThroughAndAbortsTheUpdate() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf")

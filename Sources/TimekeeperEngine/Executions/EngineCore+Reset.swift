@@ -4,8 +4,8 @@ package import TemporalAPI
 package typealias ResetWorkflowRequest = Temporal_Api_Workflowservice_V1_ResetWorkflowExecutionRequest
 
 /// `ResetWorkflowExecution`: a new run of the workflow whose history is the base run's up to a workflow
-/// task, that task failed with cause RESET_WORKFLOW (naming both runs), the signals that came after it
-/// reapplied, and a new workflow task. The workflow's running run is terminated first.
+/// task, that task failed with cause RESET_WORKFLOW (naming both runs), the signals and updates that came
+/// after it reapplied (unless the request excludes them), and a new workflow task. The workflow's running run is terminated first.
 extension EngineCore {
     package mutating func resetWorkflow(_ request: ResetWorkflowRequest, wallNow: Instant) throws(EngineError) -> String {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
@@ -39,6 +39,16 @@ extension EngineCore {
             let signals = reapplySignals
                 ? history.dropFirst(Int(startedEventID)).filter { $0.eventType == .workflowExecutionSignaled }
                 : []
+            // Updates the worker accepted after the reset point are admitted again in the new run (Temporal
+            // writes them as admitted events there; here they wait in the update book, not in history), so
+            // its worker runs their handlers again. Those still admitted and unseen move over as well.
+            let reapplyUpdates = request.resetReapplyType != .none && !request.resetReapplyExcludeTypes.contains(.update)
+            let acceptedLater = reapplyUpdates
+                ? history.dropFirst(Int(startedEventID)).compactMap { event -> UpdateRequest? in
+                    guard case .workflowExecutionUpdateAcceptedEventAttributes(let accepted)? = event.attributes else { return nil }
+                    return accepted.acceptedRequest
+                }
+                : []
             return { core in
                 let newRunID = core.makeRunIDPeek()
                 if let currentID, core.runs[currentID]?.isOpen == true {
@@ -62,6 +72,9 @@ extension EngineCore {
                     core.appendSignal(
                         newRunID, name: attributes.signalName, input: attributes.hasInput ? attributes.input : nil,
                         identity: attributes.identity, header: attributes.hasHeader ? attributes.header : nil)
+                }
+                for update in acceptedLater where core.updateBook.admitted(newRunID, update.meta.updateID) == nil {
+                    core.updateBook.admit(update, runID: newRunID)
                 }
                 core.scheduleWorkflowTask(newRunID, attempt: 1)
                 // Activities pending at the reset point start over in their queues.
