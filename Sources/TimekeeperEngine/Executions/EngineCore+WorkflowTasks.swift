@@ -20,19 +20,22 @@ extension EngineCore {
             $0.startToCloseTimeout = taskTimeout.protobuf
             $0.attempt = attempt
         }
-        let scheduledID: Int64
-        if attempt > 1 {
-            // A retry after a failure or timeout is transient (Temporal's rule: attempt above 1).
-            event.eventID = run.lastEventID + 1
-            event.eventTime = now.timestamp
-            note(runID, .transientWorkflowTaskScheduled(event))
-            scheduledID = event.eventID
-        } else {
-            scheduledID = record(runID, .workflowTaskScheduled) {
-                $0.workflowTaskScheduledEventAttributes = event.workflowTaskScheduledEventAttributes
-            }
-        }
+        // A retry after a failure or timeout is transient (Temporal's rule: attempt above 1).
+        let scheduledID = writeOrHold(runID, event, transient: attempt > 1, as: RunNote.transientWorkflowTaskScheduled)
         if dispatch { dispatchWorkflowTask(runID, scheduledID, to: sticky ?? taskQueue) }
+    }
+
+    /// Writes a workflow task's scheduled or started event; for a transient task, holds it unwritten
+    /// instead (with the id and time it will have if written), through the note `hold` makes. Answers its id.
+    private mutating func writeOrHold(
+        _ runID: String, _ event: HistoryEvent, transient: Bool, as hold: (HistoryEvent) -> RunNote
+    ) -> Int64 {
+        guard transient else { return record(runID, event.eventType) { $0.attributes = event.attributes } }
+        var held = event
+        held.eventID = runs[runID]!.lastEventID + 1 + Int64(runs[runID]!.unwrittenWorkflowTaskEvents.count)
+        held.eventTime = now.timestamp
+        note(runID, hold(held))
+        return held.eventID
     }
 
     /// Offers a scheduled workflow task to a queue: a waiting poller gets it at once.
@@ -147,17 +150,8 @@ extension EngineCore {
             $0.suggestContinueAsNew = !reasons.isEmpty
             $0.suggestContinueAsNewReasons = reasons
         }
-        let startedID: Int64
-        if runs[runID]!.hasTransientWorkflowTask {
-            started.eventID = scheduledID + 1
-            started.eventTime = now.timestamp
-            note(runID, .transientWorkflowTaskStarted(started))
-            startedID = started.eventID
-        } else {
-            startedID = record(runID, .workflowTaskStarted) {
-                $0.workflowTaskStartedEventAttributes = started.workflowTaskStartedEventAttributes
-            }
-        }
+        let startedID = writeOrHold(
+            runID, started, transient: runs[runID]!.hasTransientWorkflowTask, as: RunNote.transientWorkflowTaskStarted)
         let run = runs[runID]!
         let isSticky = run.stickyQueue == queue
         // A transient task's own events follow the history, as Temporal's frontend appends them.

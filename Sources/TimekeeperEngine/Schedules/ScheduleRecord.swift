@@ -108,11 +108,15 @@ extension ScheduleRecord {
             }
             let excluded = spec.excludeStructuredCalendar.map(CalendarRule.init(proto:))
                 + (try spec.excludeCalendar.map { calendar throws(ScheduleTimesError) in try calendar.rule() })
-            let times = ScheduleTimes(
-                calendars: calendars.map(\.cleaned), intervals: intervals, excludedCalendars: excluded.map(\.cleaned),
+            // Validated as sent (Temporal refuses a range whose end is before its start), then cleaned.
+            let raw = ScheduleTimes(
+                calendars: calendars, intervals: intervals, excludedCalendars: excluded,
                 startTime: spec.hasStartTime ? Instant(spec.startTime).unixSeconds : nil,
                 endTime: spec.hasEndTime ? Instant(spec.endTime).unixSeconds : nil, timeZoneName: timeZone)
-            try times.validate()
+            try raw.validate()
+            var times = raw
+            times.calendars = raw.calendars.map(\.cleaned)
+            times.excludedCalendars = raw.excludedCalendars.map(\.cleaned)
             var canonical = ScheduleSpec()
             canonical.structuredCalendar = times.calendars.map(\.proto)
             canonical.interval = times.intervals.map { rule in

@@ -96,11 +96,12 @@ package struct ScheduleTimes: Sendable, Equatable {
         _ = try Zone(named: timeZoneName)
     }
 
-    /// spec.go `GetNextTime` without jitter: the first time after `max(after, startTime - 1)` (no start time = the
+    /// spec.go `GetNextTime` without jitter: the first time strictly after `max(after, startTime - 1)` (no start time = the
     /// epoch, as in the server) that a calendar or interval matches and no excluded calendar does. Nil past `endTime`,
     /// past 2100 (UTC), for an unknown zone, or after 100 000 excluded candidates in a row (the server's optional
     /// compute limit; whole excluded minutes, hours and days count as one).
     package func nextTime(after: Int64) -> Int64? { compile().flatMap { next(after: after, $0) } }
+
     /// Up to `count` successive matching times after `after` (future action times, `ListScheduleMatchingTimes`);
     /// the caller bounds `count` (the server uses 10, 5 and at most 1000).
     package func nextTimes(after: Int64, count: Int) -> [Int64] {
@@ -157,6 +158,7 @@ private struct Zone {
         tz = utc || pathLike ? nil : name == "Local" ? TimeZone.current : TimeZone(identifier: name)
         if !utc && tz == nil { throw ScheduleTimesError("unknown time zone \(name)") }
     }
+
     func offset(_ t: Int64) -> Int64 { tz.map { Int64($0.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) } ?? 0 }
     /// The local wall-clock fields of `t`.
     func fields(_ t: Int64) -> (y: Int64, mo: Int64, d: Int64, h: Int64, m: Int64, s: Int64) {
@@ -165,11 +167,20 @@ private struct Zone {
         return (y, mo, d, sod / 3600, sod / 60 % 60, sod % 60)
     }
 
-    /// Go's `time.Date` in this zone: the hour may run into the next day; in a DST gap the offset from before the
-    /// gap applies (02:30 on a spring-forward day is 01:30 standard time); a repeated time gives its first copy.
+    /// Go's `time.Date` in this zone, with its lookups: the local time read as UTC gives a first offset, kept unless the
+    /// result falls outside it. So a nonexistent 02:30 (US spring forward) is 01:30 standard time, and a repeated time
+    /// gives the first copy west of Greenwich, the second east of it. Fields may overflow (hour 24 is the next day).
     func unix(_ y: Int64, _ mo: Int64, _ d: Int64, _ h: Int64, _ m: Int64, _ s: Int64) -> Int64 {
         let local = daysFromCivil(y, mo, d) * 86_400 + h * 3600 + m * 60 + s
         return tz == nil ? local : local - offset(local - offset(local))
+    }
+
+    /// The weekday as calendar.go reads it, `time.Date(y, mo, d, h, m, s, tz).Weekday()`: a nonexistent midnight
+    /// (DST starting at 00:00) normalizes into the previous day.
+    func weekday(_ y: Int64, _ mo: Int64, _ d: Int64, _ h: Int64, _ m: Int64, _ s: Int64) -> Int64 {
+        guard tz != nil else { return civilWeekday(y, mo, d) }
+        let f = fields(unix(y, mo, d, h, m, s))
+        return civilWeekday(f.y, f.mo, f.d)
     }
 }
 
@@ -195,7 +206,7 @@ private func daysInMonth(_ m: Int64, _ y: Int64) -> Int64 {
 }
 
 /// 0 = Sunday (1970-01-01 was a Thursday).
-private func weekday(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 { let z = daysFromCivil(y, m, d) + 4; return z - floorDiv(z, 7) * 7 }
+private func civilWeekday(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 { let z = daysFromCivil(y, m, d) + 4; return z - floorDiv(z, 7) * 7 }
 
 // MARK: - Compiled calendar
 
@@ -221,9 +232,7 @@ private struct Matcher {
     /// BOTH (calendar.go `next`: `for !cc.dayOfMonth(d) || !cc.dayOfWeek(...)`; `matches` ANDs every field).
     var orDays = false
     func year(_ y: Int64) -> Bool { years.map { y >= 1900 && y < 2156 && has($0[Int((y - 1900) / 64)], (y - 1900) % 64) } ?? true }
-    func day(_ y: Int64, _ mo: Int64, _ d: Int64) -> Bool {
-        orDays ? has(dom, d) || has(dow, weekday(y, mo, d)) : has(dom, d) && has(dow, weekday(y, mo, d))
-    }
+    func day(_ d: Int64, _ weekday: () -> Int64) -> Bool { has(dom, d) ? orDays || has(dow, weekday()) : orDays && has(dow, weekday()) }
 
     /// False when a field can never match, so `next` gives up at once instead of scanning to the last year.
     var canMatch: Bool {
@@ -234,7 +243,7 @@ private struct Matcher {
 
     func matches(_ t: Int64, in z: Zone) -> Bool {
         let f = z.fields(t)
-        return year(f.y) && has(month, f.mo) && day(f.y, f.mo, f.d) && has(hour, f.h) && has(minute, f.m) && has(second, f.s)
+        return year(f.y) && has(month, f.mo) && day(f.d) { civilWeekday(f.y, f.mo, f.d) } && has(hour, f.h) && has(minute, f.m) && has(second, f.s)
     }
 
     /// For a matched `t`: the last second of the local day, hour or minute around `t` that this calendar matches
@@ -269,7 +278,7 @@ private struct Matcher {
             if y > lastYear { return nil }
             if !year(y) { (y, mo, d, h, m, s, dst) = (y + 1, 1, 1, 0, 0, 0, 0); continue }
             while !has(month, mo) { (mo, d, h, m, s, dst) = (mo + 1, 1, 0, 0, 0, 0); if mo > 12 { continue outer } }
-            while !day(y, mo, d) { (d, h, m, s, dst) = (d + 1, 0, 0, 0, 0); if d > daysInMonth(mo, y) { continue outer } }
+            while !day(d, { z.weekday(y, mo, d, h, m, s) }) { (d, h, m, s, dst) = (d + 1, 0, 0, 0, 0); if d > daysInMonth(mo, y) { continue outer } }
             while !has(hour, h) { (h, m, s, dst) = (h + 1, 0, 0, 0); if h >= 24 { continue outer } }
             while !has(minute, m) { (m, s) = (m + 1, 0); if m >= 60 { continue outer } }
             while !has(second, s) { s += 1; if s >= 60 { continue outer } }
