@@ -7,7 +7,7 @@ package import TemporalAPI
 /// that are waiting (long polls, history waits, test-client sleeps), resumes them as the core's effects
 /// say, and runs the clock (`runClock`) so that timetable entries fire when wall time reaches them.
 package final class Engine: Sendable {
-    private struct State {
+    struct State {
         var core: EngineCore
         /// Where every transition is committed before anyone hears of it.
         var store: any ExecutionStore
@@ -36,7 +36,7 @@ package final class Engine: Sendable {
         }
     }
 
-    private struct HistoryWait {
+    struct HistoryWait {
         var runID: String
         var awaitsResult: Bool
         /// The answer if the wait ends with nothing new (deadline or cancellation).
@@ -44,14 +44,14 @@ package final class Engine: Sendable {
     }
 
     /// Continuations to resume once the lock is released.
-    private struct Wakeups {
+    struct Wakeups {
         var actions: [@Sendable () -> Void] = []
         var jumps: [ClockJump] = []
         var traps: [TimeSkippingTrap] = []
     }
 
-    private let state: Mutex<State>
-    private let wall: any WallClock
+    let state: Mutex<State>
+    let wall: any WallClock
     private let logger: Logger
 
     package init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
@@ -69,7 +69,7 @@ package final class Engine: Sendable {
     // MARK: Transitions
 
     /// Runs one transition under the lock, then resumes whoever its effects name.
-    private func transact<T>(_ body: (inout State, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
+    func transact<T>(_ body: (inout State, Instant) throws(EngineError) -> T) throws(EngineError) -> T {
         let wallNow = wall.now()
         let (result, wakeups): (Result<T, EngineError>, Wakeups) = state.withLock { state in
             let result: Result<T, EngineError>
@@ -289,106 +289,6 @@ package final class Engine: Sendable {
             returning: .failure(EngineError(.deadlineExceeded, "query timed out before a worker answered it")))
     }
 
-    /// Asks for an update and waits at most `timeout` for it to reach the stage the request waits for. If
-    /// time runs out first, the answer is how far it got, with no outcome, so that the client asks again
-    /// (as Temporal's frontend answers near the caller's deadline).
-    package func updateWorkflow(_ request: UpdateWorkflowRequest, wait: UpdateWaitBound) async throws(EngineError)
-        -> UpdateProgress
-    {
-        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
-            ((), try core.updateWorkflow(request, wait: id, wallNow: now))
-        }.1
-    }
-
-    /// Update-with-start: starts the workflow or uses its running run, as the start's conflict policy says,
-    /// and waits for the update as `updateWorkflow` does.
-    package func updateWithStart(_ request: MultiOperationRequest, wait: UpdateWaitBound) async throws(EngineError)
-        -> (StartOutcome, UpdateProgress)
-    {
-        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
-            let outcome = try core.updateWithStart(request, wait: id, wallNow: now)
-            return (outcome.start, outcome.update)
-        }
-    }
-
-    /// Waits at most `timeout` for an update to reach the stage the request waits for (see `updateWorkflow`).
-    package func pollUpdate(_ request: PollUpdateRequest, wait: UpdateWaitBound) async throws(EngineError) -> UpdateProgress {
-        try await awaitUpdate(wait) { core, id, now throws(EngineError) in
-            ((), try core.pollUpdate(request, wait: id, wallNow: now))
-        }.1
-    }
-
-    /// Makes an update call (which may give something else too, `Extra`: a start's outcome) and waits for
-    /// the update as the call says.
-    private func awaitUpdate<Extra: Sendable>(
-        _ wait: UpdateWaitBound,
-        _ call: @escaping @Sendable (inout EngineCore, UpdateWaitID, Instant) throws(EngineError) -> (Extra, UpdateCallOutcome)
-    ) async throws(EngineError) -> (Extra, UpdateProgress) {
-        let id = UpdateWaitID(rawValue: state.withLock { $0.makeID() })
-        // What the call gave besides the update, set under the engine's lock before the wait can end.
-        let extra = Carried<Extra>()
-        let outcome: Result<UpdateProgress, EngineError> = await withTimeout(wait.timeout, clock: wall) {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    do throws(EngineError) {
-                        try self.transact { (state: inout State, now: Instant) throws(EngineError) in
-                            let (other, outcome) = try call(&state.core, id, now)
-                            extra.value.withLock { $0 = other }
-                            switch outcome {
-                            case .answered(let progress): continuation.resume(returning: .success(progress))
-                            case .pending: state.updateWaiters.add(id, continuation)
-                            }
-                        }
-                    } catch {
-                        continuation.resume(returning: .failure(error))
-                    }
-                    if Task.isCancelled { self.abandonUpdateWait(id, wait) }
-                }
-            } onCancel: {
-                self.abandonUpdateWait(id, wait)
-            }
-        }
-        let progress = try outcome.get()
-        guard let other = extra.value.withLock({ $0 }) else { preconditionFailure("an answered update call gave its other result") }
-        return (other, progress)
-    }
-
-    /// The wait's time is up (or its caller went away): the caller gets how far the update got, or
-    /// DEADLINE_EXCEEDED if it was its own deadline that ran out.
-    private func abandonUpdateWait(_ id: UpdateWaitID, _ wait: UpdateWaitBound) {
-        let found = try? transact { (state: inout State, now: Instant) in
-            let progress = state.core.abandonUpdateWait(id, wallNow: now)
-            return (state.updateWaiters.take(id), progress)
-        }
-        guard let (continuation, progress) = found, let continuation else { return }
-        guard wait.answersProgress else {
-            return continuation.resume(returning: .failure(
-                EngineError(.deadlineExceeded, "the client's deadline passed before the update reached the stage it waits for")))
-        }
-        continuation.resume(returning: progress.map { .success($0) }
-            ?? .failure(EngineError(.notFound, "workflow update was aborted by closing workflow")))
-    }
-
-    /// How long an update call waits for its stage, and what it answers when that time is up.
-    package struct UpdateWaitBound: Sendable {
-        package var timeout: Duration
-        /// The server's own bound ran out (answer how far the update got, for the client to ask again), not
-        /// the client's deadline (DEADLINE_EXCEEDED, as Temporal's server answers).
-        package var answersProgress: Bool
-
-        /// Temporal's history service waits 20 s (`history.longPollExpirationInterval`) whatever the
-        /// client's deadline; a client whose deadline comes first gets DEADLINE_EXCEEDED, which the Python
-        /// SDK raises as WorkflowUpdateRPCTimeoutOrCancelledError.
-        package init(clientTimeout: Duration?, serverBound: Duration = .seconds(20)) {
-            if let clientTimeout, clientTimeout < serverBound {
-                timeout = clientTimeout
-                answersProgress = false
-            } else {
-                timeout = serverBound
-                answersProgress = true
-            }
-        }
-    }
 
     /// Completes a workflow task; answers the activity tasks started for the completing worker (eager).
     package func completeWorkflowTask(_ request: CompleteWorkflowTaskRequest) throws(EngineError) -> [PollActivityTaskResponse] {
@@ -623,6 +523,6 @@ package final class Engine: Sendable {
 }
 
 /// A value a waiting call's body hands back to it from inside the engine's lock.
-private final class Carried<Value: Sendable>: Sendable {
+final class Carried<Value: Sendable>: Sendable {
     let value = Mutex<Value?>(nil)
 }
