@@ -268,61 +268,39 @@ extension EngineCore {
             $0.runID = childRunID  // the last run of the chain, as Temporal names it
         }
         let type = Temporal_Api_Common_V1_WorkflowType.with { $0.name = pending.workflowType }
+        /// The fields every child close event shares.
+        func naming<Attributes: ChildCloseAttributes>(_ attributes: Attributes) -> Attributes {
+            var attributes = attributes
+            attributes.namespace = pending.namespace
+            attributes.workflowExecution = execution
+            attributes.workflowType = type
+            attributes.initiatedEventID = link.initiatedEventID
+            attributes.startedEventID = startedEventID
+            return attributes
+        }
         switch closeEvent.attributes {
         case .workflowExecutionCompletedEventAttributes(let closed)?:
             record(link.runID, .childWorkflowExecutionCompleted) { event in
-                event.childWorkflowExecutionCompletedEventAttributes = .with {
-                    $0.namespace = pending.namespace
-                    $0.workflowExecution = execution
-                    $0.workflowType = type
-                    $0.initiatedEventID = link.initiatedEventID
-                    $0.startedEventID = startedEventID
-                    if closed.hasResult { $0.result = closed.result }
-                }
+                event.childWorkflowExecutionCompletedEventAttributes = naming(.with { if closed.hasResult { $0.result = closed.result } })
             }
         case .workflowExecutionFailedEventAttributes(let closed)?:
             record(link.runID, .childWorkflowExecutionFailed) { event in
-                event.childWorkflowExecutionFailedEventAttributes = .with {
-                    $0.namespace = pending.namespace
-                    $0.workflowExecution = execution
-                    $0.workflowType = type
-                    $0.initiatedEventID = link.initiatedEventID
-                    $0.startedEventID = startedEventID
+                event.childWorkflowExecutionFailedEventAttributes = naming(.with {
                     $0.failure = closed.failure
                     $0.retryState = closed.retryState
-                }
+                })
             }
         case .workflowExecutionCanceledEventAttributes(let closed)?:
             record(link.runID, .childWorkflowExecutionCanceled) { event in
-                event.childWorkflowExecutionCanceledEventAttributes = .with {
-                    $0.namespace = pending.namespace
-                    $0.workflowExecution = execution
-                    $0.workflowType = type
-                    $0.initiatedEventID = link.initiatedEventID
-                    $0.startedEventID = startedEventID
-                    if closed.hasDetails { $0.details = closed.details }
-                }
+                event.childWorkflowExecutionCanceledEventAttributes = naming(.with { if closed.hasDetails { $0.details = closed.details } })
             }
         case .workflowExecutionTimedOutEventAttributes(let closed)?:
             record(link.runID, .childWorkflowExecutionTimedOut) { event in
-                event.childWorkflowExecutionTimedOutEventAttributes = .with {
-                    $0.namespace = pending.namespace
-                    $0.workflowExecution = execution
-                    $0.workflowType = type
-                    $0.initiatedEventID = link.initiatedEventID
-                    $0.startedEventID = startedEventID
-                    $0.retryState = closed.retryState
-                }
+                event.childWorkflowExecutionTimedOutEventAttributes = naming(.with { $0.retryState = closed.retryState })
             }
         case .workflowExecutionTerminatedEventAttributes?:
             record(link.runID, .childWorkflowExecutionTerminated) { event in
-                event.childWorkflowExecutionTerminatedEventAttributes = .with {
-                    $0.namespace = pending.namespace
-                    $0.workflowExecution = execution
-                    $0.workflowType = type
-                    $0.initiatedEventID = link.initiatedEventID
-                    $0.startedEventID = startedEventID
-                }
+                event.childWorkflowExecutionTerminatedEventAttributes = naming(.init())
             }
         default:
             return  // continued as new: the chain goes on
@@ -356,3 +334,18 @@ extension EngineCore {
         }
     }
 }
+
+/// What the five child close events (completed, failed, canceled, timed out, terminated) have in common.
+protocol ChildCloseAttributes {
+    var namespace: String { get set }
+    var workflowExecution: Temporal_Api_Common_V1_WorkflowExecution { get set }
+    var workflowType: Temporal_Api_Common_V1_WorkflowType { get set }
+    var initiatedEventID: Int64 { get set }
+    var startedEventID: Int64 { get set }
+}
+
+extension Temporal_Api_History_V1_ChildWorkflowExecutionCompletedEventAttributes: ChildCloseAttributes {}
+extension Temporal_Api_History_V1_ChildWorkflowExecutionFailedEventAttributes: ChildCloseAttributes {}
+extension Temporal_Api_History_V1_ChildWorkflowExecutionCanceledEventAttributes: ChildCloseAttributes {}
+extension Temporal_Api_History_V1_ChildWorkflowExecutionTimedOutEventAttributes: ChildCloseAttributes {}
+extension Temporal_Api_History_V1_ChildWorkflowExecutionTerminatedEventAttributes: ChildCloseAttributes {}

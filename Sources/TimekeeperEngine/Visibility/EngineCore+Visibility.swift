@@ -121,16 +121,7 @@ extension EngineCore {
     /// The run's custom search attributes as its start and its upserts left them, with the type each
     /// payload names (`type` metadata); payloads without a type, or that do not decode, are left out.
     func searchAttributes(of runID: String) -> (types: [String: SearchAttributeType], values: [String: SearchAttributeValue]) {
-        var fields: [String: Temporal_Api_Common_V1_Payload] = [:]
-        for event in history(runID) {
-            switch event.attributes {
-            case .workflowExecutionStartedEventAttributes(let started)?:
-                fields.merge(started.searchAttributes.indexedFields) { _, new in new }
-            case .upsertWorkflowSearchAttributesEventAttributes(let upsert)?:
-                fields.merge(upsert.searchAttributes.indexedFields) { _, new in new }
-            default: continue
-            }
-        }
+        let fields = memoAndSearchAttributes(runID).searchAttributes  // one fold of start and upserts, as Describe's
         var types: [String: SearchAttributeType] = [:]
         var values: [String: SearchAttributeValue] = [:]
         for (name, payload) in fields {
