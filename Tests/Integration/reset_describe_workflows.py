@@ -28,3 +28,23 @@ class RunsGatedActivity:
             start_to_close_timeout=timedelta(minutes=5),
             result_type=str,
         )
+
+
+HEARTBEATING_ACTIVITY = "heartbeat_until_told"
+HEARTBEATING_ACTIVITY_ID = "beating"
+
+
+@workflow.defn
+class RunsHeartbeatingActivity:
+    """Runs the activity `heartbeat_until_told` (registered by the test) with activity id `beating` and a
+    one-second heartbeat timeout, so its heartbeats reach the server within a second; returns its result."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity(
+            HEARTBEATING_ACTIVITY,
+            activity_id=HEARTBEATING_ACTIVITY_ID,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=1),
+            result_type=str,
+        )

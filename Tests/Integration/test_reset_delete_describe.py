@@ -19,13 +19,20 @@ import pytest
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, PendingActivityState, PendingWorkflowTaskState, WorkflowTaskFailedCause
-from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest, PauseActivityRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from build_support import JAVA_WRAPPER
-from reset_describe_workflows import GATED_ACTIVITY, GATED_ACTIVITY_ID, RunsGatedActivity
+from reset_describe_workflows import (
+    GATED_ACTIVITY,
+    GATED_ACTIVITY_ID,
+    HEARTBEATING_ACTIVITY,
+    HEARTBEATING_ACTIVITY_ID,
+    RunsGatedActivity,
+    RunsHeartbeatingActivity,
+)
 from timeskipping_workflows import WaitsForSignals
 from workflows import HelloWorkflow
 
@@ -358,3 +365,44 @@ async def test_describe_offers_the_first_workflow_task_a_worker_build_completed_
     assert points[0].run_id == handle.result_run_id
     assert points[0].first_workflow_task_completed_id == 4
     assert points[0].resettable
+
+
+@activity.defn(name=HEARTBEATING_ACTIVITY)
+async def heartbeat_until_told() -> str:
+    try:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+    except asyncio.CancelledError:
+        details = activity.cancellation_details()
+        return f"paused={details.paused} cancel_requested={details.cancel_requested}"
+
+
+# The Java test server has no PauseActivity (UNIMPLEMENTED); sdk-python's own pause tests pass against
+# Temporal's dev server and against timekeeper (test_activity_pause_cancellation_details).
+@timekeeper_only
+async def test_a_paused_activity_hears_of_it_from_its_heartbeat_and_describe_shows_it_paused(env, task_queue):
+    async with Worker(env.client, task_queue=task_queue, workflows=[RunsHeartbeatingActivity],
+                      activities=[heartbeat_until_told]):
+        handle = await env.client.start_workflow(RunsHeartbeatingActivity.run, id=unique("paused"), task_queue=task_queue)
+        for _ in range(300):
+            if (await handle.describe()).raw_description.pending_activities:
+                break
+            await asyncio.sleep(0.05)
+        await env.client.workflow_service.pause_activity(PauseActivityRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=handle.id), id=HEARTBEATING_ACTIVITY_ID,
+            reason="looking into it"))
+        pending = (await handle.describe()).raw_description.pending_activities[0]
+        assert pending.paused
+        assert pending.pause_info.manual.reason == "looking into it"
+        # The running attempt learns of the pause from its next heartbeat, not as a cancel request.
+        assert await asyncio.wait_for(handle.result(), 30) == "paused=True cancel_requested=False"
+        missing = await _rpc_error_of(env.client.workflow_service.pause_activity(PauseActivityRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=handle.id), id="no-such-activity")))
+        assert missing.status == RPCStatusCode.NOT_FOUND
+
+
+async def _rpc_error_of(call) -> RPCError:
+    with pytest.raises(RPCError) as info:
+        await call
+    return info.value
