@@ -18,22 +18,11 @@ struct OperatorServiceHandlers: UnaryService {
             let namespace = request.namespace.isEmpty ? "default" : request.namespace
             let custom = engine.customSearchAttributes(namespace: namespace)
             return Temporal_Api_Operatorservice_V1_ListSearchAttributesResponse.with {
-                $0.customAttributes = custom.mapValues(Self.indexedType)
-                $0.systemAttributes = ListFilterSchema.systemAttributes.mapValues(Self.indexedType)
+                $0.customAttributes = custom.mapValues(\.indexedValueType)
+                $0.systemAttributes = ListFilterSchema.systemAttributes.mapValues(\.indexedValueType)
                 $0.storageSchema = [:]
             }
         }
     }
 
-    private static func indexedType(_ type: SearchAttributeType) -> Temporal_Api_Enums_V1_IndexedValueType {
-        switch type {
-        case .keyword: .keyword
-        case .text: .text
-        case .int: .int
-        case .double: .double
-        case .bool: .bool
-        case .datetime: .datetime
-        case .keywordList: .keywordList
-        }
-    }
 }

@@ -135,6 +135,44 @@ struct WorkflowServiceHandlers: UnaryService {
             try engine.listWorkflows(request)
         }
 
+        router.registerUnary(WS.Method.ListOpenWorkflowExecutions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ListOpenWorkflowExecutionsRequest, _) in
+            let page = try engine.listOpenWorkflows(request)
+            return Temporal_Api_Workflowservice_V1_ListOpenWorkflowExecutionsResponse.with {
+                $0.executions = page.executions
+                $0.nextPageToken = page.nextPageToken
+            }
+        }
+        router.registerUnary(WS.Method.ListClosedWorkflowExecutions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ListClosedWorkflowExecutionsRequest, _) in
+            let page = try engine.listClosedWorkflows(request)
+            return Temporal_Api_Workflowservice_V1_ListClosedWorkflowExecutionsResponse.with {
+                $0.executions = page.executions
+                $0.nextPageToken = page.nextPageToken
+            }
+        }
+        // Scan: a list whose order promises nothing (ours is the list's).
+        router.registerUnary(WS.Method.ScanWorkflowExecutions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ScanWorkflowExecutionsRequest, _) in
+            let page = try engine.listWorkflows(.with {
+                $0.namespace = request.namespace
+                $0.pageSize = request.pageSize
+                $0.nextPageToken = request.nextPageToken
+                $0.query = request.query
+            })
+            return Temporal_Api_Workflowservice_V1_ScanWorkflowExecutionsResponse.with {
+                $0.executions = page.executions
+                $0.nextPageToken = page.nextPageToken
+            }
+        }
+        // The default namespace's attributes when none is named (the call has no namespace field).
+        router.registerUnary(WS.Method.GetSearchAttributes.descriptor) {
+            (_: Temporal_Api_Workflowservice_V1_GetSearchAttributesRequest, _) in
+            Temporal_Api_Workflowservice_V1_GetSearchAttributesResponse.with {
+                $0.keys = (try? engine.searchAttributeTypes(namespace: "default"))?.mapValues(\.indexedValueType) ?? [:]
+            }
+        }
+
         router.registerUnary(WS.Method.CountWorkflowExecutions.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_CountWorkflowExecutionsRequest, _) in
             try engine.countWorkflows(request)

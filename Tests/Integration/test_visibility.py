@@ -142,3 +142,38 @@ async def test_the_real_cli_lists_namespaces_and_the_search_attributes_runs_carr
     assert response.custom_attributes["Colour"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
     assert response.custom_attributes["Size"] == IndexedValueType.INDEXED_VALUE_TYPE_INT
     assert response.system_attributes["StartTime"] == IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
+
+
+# The older list calls: filters instead of a query. The Java test server has no visibility; this test's
+# body passed unchanged against `temporal server start-dev` (once Colour and Size were registered there).
+@timekeeper_only
+async def test_list_open_and_closed_filter_by_status_type_and_id_and_scan_lists_like_list(env):
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus as Status
+    from temporalio.api.filter.v1 import StatusFilter, WorkflowExecutionFilter, WorkflowTypeFilter
+    from temporalio.api.workflowservice.v1 import (
+        ListClosedWorkflowExecutionsRequest,
+        ListOpenWorkflowExecutionsRequest,
+        ScanWorkflowExecutionsRequest,
+    )
+
+    prefix = f"legacy-{uuid.uuid4()}"
+    ids = await _start_mix(env, prefix)
+    service = env.client.workflow_service
+
+    def mine(executions) -> list[str]:
+        return sorted(e.execution.workflow_id for e in executions if e.execution.workflow_id.startswith(prefix))
+
+    open_ = await service.list_open_workflow_executions(ListOpenWorkflowExecutionsRequest(namespace="default"))
+    assert mine(open_.executions) == sorted(ids["running"])
+    failed = await service.list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest(
+        namespace="default", status_filter=StatusFilter(status=Status.WORKFLOW_EXECUTION_STATUS_FAILED)))
+    assert mine(failed.executions) == ids["failed"]
+    closed = await service.list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest(
+        namespace="default", type_filter=WorkflowTypeFilter(name="HelloWorkflow")))
+    assert mine(closed.executions) == sorted(ids["completed"])
+    one = await service.list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest(
+        namespace="default", execution_filter=WorkflowExecutionFilter(workflow_id=ids["completed"][0])))
+    assert mine(one.executions) == [ids["completed"][0]]
+    scanned = await service.scan_workflow_executions(ScanWorkflowExecutionsRequest(
+        namespace="default", query=f"WorkflowId = '{ids['running'][0]}'"))
+    assert mine(scanned.executions) == [ids["running"][0]]

@@ -1,0 +1,91 @@
+package import Foundation
+internal import SwiftProtobuf
+package import TemporalAPI
+
+package typealias ListOpenRequest = Temporal_Api_Workflowservice_V1_ListOpenWorkflowExecutionsRequest
+package typealias ListClosedRequest = Temporal_Api_Workflowservice_V1_ListClosedWorkflowExecutionsRequest
+
+/// The older visibility calls, `ListOpenWorkflowExecutions` and `ListClosedWorkflowExecutions` (filters
+/// instead of a query) and `ScanWorkflowExecutions` (a list in no particular order), answered by the list
+/// query they stand for.
+extension EngineCore {
+    package func listOpenWorkflows(_ request: ListOpenRequest) throws(EngineError) -> ListWorkflowsResponse {
+        var conditions = ["ExecutionStatus = 'Running'"]
+        conditions += Self.conditions(request.hasStartTimeFilter ? request.startTimeFilter : nil)
+        switch request.filters {
+        case .executionFilter(let filter)?: conditions += Self.conditions(filter)
+        case .typeFilter(let filter)?: conditions.append("WorkflowType = \(Self.quoted(filter.name))")
+        case nil: break
+        }
+        return try listWorkflows(.with {
+            $0.namespace = request.namespace
+            $0.pageSize = request.maximumPageSize
+            $0.nextPageToken = request.nextPageToken
+            $0.query = conditions.joined(separator: " AND ")
+        })
+    }
+
+    package func listClosedWorkflows(_ request: ListClosedRequest) throws(EngineError) -> ListWorkflowsResponse {
+        var conditions = ["ExecutionStatus != 'Running'"]
+        conditions += Self.conditions(request.hasStartTimeFilter ? request.startTimeFilter : nil)
+        switch request.filters {
+        case .executionFilter(let filter)?: conditions += Self.conditions(filter)
+        case .typeFilter(let filter)?: conditions.append("WorkflowType = \(Self.quoted(filter.name))")
+        case .statusFilter(let filter)?:
+            guard let status = ExecutionStatusName(rawValue: Int64(filter.status.rawValue)), status != .unspecified else {
+                throw .invalidArgument("status_filter.status \(filter.status.rawValue) is not a workflow execution status")
+            }
+            conditions.append("ExecutionStatus = '\(status.name)'")
+        case nil: break
+        }
+        return try listWorkflows(.with {
+            $0.namespace = request.namespace
+            $0.pageSize = request.maximumPageSize
+            $0.nextPageToken = request.nextPageToken
+            $0.query = conditions.joined(separator: " AND ")
+        })
+    }
+
+    private static func conditions(_ filter: Temporal_Api_Filter_V1_StartTimeFilter?) -> [String] {
+        guard let filter else { return [] }
+        var conditions: [String] = []
+        if filter.hasEarliestTime {
+            conditions.append("StartTime >= '\(RFC3339.format(nanosecondsSinceEpoch: Instant(filter.earliestTime).nanosecondsSinceEpoch))'")
+        }
+        if filter.hasLatestTime {
+            conditions.append("StartTime <= '\(RFC3339.format(nanosecondsSinceEpoch: Instant(filter.latestTime).nanosecondsSinceEpoch))'")
+        }
+        return conditions
+    }
+
+    private static func conditions(_ filter: Temporal_Api_Filter_V1_WorkflowExecutionFilter) -> [String] {
+        var conditions = ["WorkflowId = \(quoted(filter.workflowID))"]
+        if !filter.runID.isEmpty { conditions.append("RunId = \(quoted(filter.runID))") }
+        return conditions
+    }
+
+    /// A string literal of the list-filter language (a quote inside is escaped).
+    private static func quoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    /// `GetSearchAttributes`: the system attributes and those the namespace's runs carry, by type.
+    package func searchAttributeTypes(namespace: String) -> [String: SearchAttributeType] {
+        ListFilterSchema.systemAttributes.merging(customSearchAttributes(namespace: namespace)) { system, _ in system }
+    }
+}
+
+extension SearchAttributeType {
+    /// The API's name for the type.
+    package var indexedValueType: Temporal_Api_Enums_V1_IndexedValueType {
+        switch self {
+        case .keyword: .keyword
+        case .text: .text
+        case .int: .int
+        case .double: .double
+        case .bool: .bool
+        case .datetime: .datetime
+        case .keywordList: .keywordList
+        }
+    }
+}
