@@ -18,24 +18,28 @@ struct WorkflowServiceHandlers: UnaryService {
     static let historyPollBound: Duration = .seconds(20)
 
     /// A namespace as Describe and List answer it.
-    static func namespaceDescription(_ name: String) -> Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse {
+    static func namespaceDescription(_ name: String, _ record: NamespaceRecord) -> Temporal_Api_Workflowservice_V1_DescribeNamespaceResponse {
         .with {
             $0.namespaceInfo = .with {
                 $0.name = name
                 $0.state = .registered
+                $0.description_p = record.description
+                $0.ownerEmail = record.ownerEmail
+                $0.data = record.data
                 $0.id = NamespaceIDs.id(for: name)
                 // Only what is served: updates and eager workflow start, but no worker heartbeats (the SDK
-                // would call RecordWorkerHeartbeat), no schedules.
+                // would call RecordWorkerHeartbeat).
                 $0.capabilities = .with {
                     $0.syncUpdate = true
                     $0.asyncUpdate = true
                     $0.eagerWorkflowStart = true
                 }
+                $0.supportsSchedules = true
             }
             // The shape of the real dev server's answer (Temporal CLI 1.9.1, server 1.32.0): the CLI's
             // `operator namespace describe` dereferences replication_config and its clusters.
             $0.config = .with {
-                $0.workflowExecutionRetentionTtl = .init(seconds: 86_400)
+                $0.workflowExecutionRetentionTtl = record.retention.protobuf
                 $0.badBinaries = .init()
                 $0.historyArchivalState = .disabled
                 $0.visibilityArchivalState = .disabled
@@ -43,6 +47,7 @@ struct WorkflowServiceHandlers: UnaryService {
             $0.replicationConfig = .with {
                 $0.activeClusterName = "active"
                 $0.clusters = [.with { $0.clusterName = "active" }]
+                $0.state = .normal
             }
         }
     }
@@ -73,16 +78,48 @@ struct WorkflowServiceHandlers: UnaryService {
             (request: Temporal_Api_Workflowservice_V1_DescribeNamespaceRequest, _) in
             let name = request.namespace.isEmpty ? request.id : request.namespace
             guard !name.isEmpty else { throw EngineError.invalidArgument("namespace is not set") }
-            return Self.namespaceDescription(name)
+            return Self.namespaceDescription(name, engine.namespaceRecord(name))
+        }
+
+        // The real dev server's shape, with what is true here: one in-memory store, no version claimed.
+        let clusterID = UUIDs.random()
+        router.registerUnary(WS.Method.GetClusterInfo.descriptor) {
+            (_: Temporal_Api_Workflowservice_V1_GetClusterInfoRequest, _) in
+            Temporal_Api_Workflowservice_V1_GetClusterInfoResponse.with {
+                $0.clusterID = clusterID
+                $0.clusterName = "active"
+                $0.historyShardCount = 1
+                $0.persistenceStore = "memory"
+                $0.visibilityStore = "memory"
+                $0.initialFailoverVersion = 1
+                $0.failoverVersionIncrement = 10
+            }
+        }
+
+        router.registerUnary(WS.Method.RegisterNamespace.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_RegisterNamespaceRequest, _) in
+            try engine.registerNamespace(request)
+            return Temporal_Api_Workflowservice_V1_RegisterNamespaceResponse()
+        }
+
+        router.registerUnary(WS.Method.UpdateNamespace.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_UpdateNamespaceRequest, _) in
+            try engine.updateNamespace(request)
+            let described = Self.namespaceDescription(request.namespace, engine.namespaceRecord(request.namespace))
+            return Temporal_Api_Workflowservice_V1_UpdateNamespaceResponse.with {
+                $0.namespaceInfo = described.namespaceInfo
+                $0.config = described.config
+                $0.replicationConfig = described.replicationConfig
+            }
         }
 
         // The test server serves any namespace a client names (as Temporal's Java test server does):
-        // it lists "default" and every namespace runs were started in.
+        // it lists "default", the registered ones and every namespace runs were started in.
         router.registerUnary(WS.Method.ListNamespaces.descriptor) {
             (_: Temporal_Api_Workflowservice_V1_ListNamespacesRequest, _) in
-            let names = engine.namespacesInUse().union(["default"]).sorted()
+            let names = engine.knownNamespaces().sorted()
             return Temporal_Api_Workflowservice_V1_ListNamespacesResponse.with {
-                $0.namespaces = names.map(Self.namespaceDescription)
+                $0.namespaces = names.map { Self.namespaceDescription($0, engine.namespaceRecord($0)) }
             }
         }
 

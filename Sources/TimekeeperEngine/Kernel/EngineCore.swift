@@ -56,6 +56,8 @@ package struct EngineCore: Sendable {
     package internal(set) var clock: VirtualClock
     package internal(set) var timetable = Timetable()
     package internal(set) var runs: [String: WorkflowRun] = [:]
+    /// Namespaces registered or updated by clients (engine state; not history).
+    package internal(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     /// Schedules by namespace and id (engine state beside the runs; not history).
     package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
     /// Each run's history, beside the runs so that a copy of a run never copies its history.

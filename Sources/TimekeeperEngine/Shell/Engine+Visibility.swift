@@ -1,3 +1,5 @@
+internal import Synchronization
+
 /// The older visibility calls and the search attribute types, each read in one transition.
 extension Engine {
     package func listOpenWorkflows(_ request: ListOpenRequest) throws(EngineError) -> ListWorkflowsResponse {
@@ -13,5 +15,24 @@ extension Engine {
             try EngineCore.requireNamespace(namespace)
             return core.searchAttributeTypes(namespace: namespace)
         }
+    }
+}
+
+/// Namespaces: registration and updates are transitions; reads take the lock only.
+extension Engine {
+    package func registerNamespace(_ request: RegisterNamespaceRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.registerNamespace(request, wallNow: now) }
+    }
+
+    package func updateNamespace(_ request: UpdateNamespaceRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.updateNamespace(request, wallNow: now) }
+    }
+
+    package func namespaceRecord(_ name: String) -> NamespaceRecord {
+        state.withLock { $0.core.namespaceRecord(name) }
+    }
+
+    package func knownNamespaces() -> Set<String> {
+        state.withLock { $0.core.knownNamespaces }
     }
 }

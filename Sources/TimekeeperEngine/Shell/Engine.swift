@@ -331,10 +331,6 @@ package final class Engine: Sendable {
     }
 
     /// The namespaces runs were started in (a read: no transition).
-    package func namespacesInUse() -> Set<String> {
-        state.withLock { $0.core.namespacesInUse }
-    }
-
     /// Resets a workflow to a workflow task; answers the new run's id.
     package func resetWorkflow(_ request: ResetWorkflowRequest) throws(EngineError) -> String {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.resetWorkflow(request, wallNow: now) }

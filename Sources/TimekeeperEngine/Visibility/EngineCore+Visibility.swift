@@ -70,8 +70,6 @@ extension EngineCore {
     }
 
     /// The namespaces runs were started in.
-    package var namespacesInUse: Set<String> { Set(runs.values.map(\.ref.namespace)) }
-
     /// The runs of a namespace a query matches, with their records, and the parsed filter.
     private func matchingRuns(namespace: String, query: String, forCount: Bool) throws(EngineError)
         -> (ListFilter, [(run: WorkflowRun, record: VisibilityRecord)])
