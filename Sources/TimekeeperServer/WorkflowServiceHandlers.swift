@@ -96,6 +96,24 @@ struct WorkflowServiceHandlers: UnaryService {
             }
         }
 
+        router.registerUnary(WS.Method.DescribeTaskQueue.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_DescribeTaskQueueRequest, _) in
+            try engine.describeTaskQueue(request)
+        }
+        // One partition per queue, owned by this server.
+        router.registerUnary(WS.Method.ListTaskQueuePartitions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_ListTaskQueuePartitionsRequest, _) in
+            guard !request.taskQueue.name.isEmpty else { throw EngineError.invalidArgument("task_queue.name is not set") }
+            let partition = Temporal_Api_Taskqueue_V1_TaskQueuePartitionMetadata.with {
+                $0.key = request.taskQueue.name
+                $0.ownerHostName = "127.0.0.1"
+            }
+            return Temporal_Api_Workflowservice_V1_ListTaskQueuePartitionsResponse.with {
+                $0.activityTaskQueuePartitions = [partition]
+                $0.workflowTaskQueuePartitions = [partition]
+            }
+        }
+
         router.registerUnary(WS.Method.RegisterNamespace.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_RegisterNamespaceRequest, _) in
             try engine.registerNamespace(request)

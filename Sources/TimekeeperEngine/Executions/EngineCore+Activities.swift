@@ -82,6 +82,7 @@ extension EngineCore {
             guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
             let key = TaskQueueKey(namespace: namespace, name: taskQueue)
             return { core in
+                core.matching.notePoll(key, .activity, identity: identity, at: core.now)
                 let task = core.polling { matching, core in
                     matching.pollActivity(key, poller, identity: identity) { task in
                         guard let activity = core.runs[task.runID]?.activities[task.scheduledEventID] else { return false }

@@ -99,6 +99,7 @@ extension EngineCore {
             guard !taskQueue.isEmpty else { throw .invalidArgument("task_queue.name is not set") }
             let key = TaskQueueKey(namespace: namespace, name: taskQueue)
             return { core in
+                core.matching.notePoll(key, .workflow, identity: identity, at: core.now)
                 let item = core.polling { matching, core in
                     matching.pollWorkflow(key, poller, identity: identity) { item in
                         switch item {

@@ -6,6 +6,17 @@ package struct Matching: Sendable {
     package private(set) var workflowQueues: [TaskQueueKey: TaskQueue<WorkflowQueueItem>] = [:]
     package private(set) var activityQueues: [TaskQueueKey: TaskQueue<ActivityTaskRef>] = [:]
     package private(set) var waitingPollers: [PollerID: WaitingPoller] = [:]
+    /// When each identity last polled each queue, for `DescribeTaskQueue` (Temporal reports pollers seen in
+    /// the last five minutes).
+    package private(set) var lastPolls: [PollerKey: Instant] = [:]
+
+    package struct PollerKey: Hashable, Sendable {
+        package var queue: TaskQueueKey
+        package var kind: WaitingPoller.Kind
+        package var identity: String
+    }
+
+    static let pollerMemory = Duration.seconds(300)
 
     package init() {}
 
@@ -49,6 +60,27 @@ package struct Matching: Sendable {
         return task
     }
 
+    /// A poll of `queue` by `identity` at `time`; pollers not seen for five minutes are forgotten.
+    mutating func notePoll(_ queue: TaskQueueKey, _ kind: WaitingPoller.Kind, identity: String, at time: Instant) {
+        lastPolls[PollerKey(queue: queue, kind: kind, identity: identity)] = time
+        if lastPolls.count > 64 { lastPolls = lastPolls.filter { time - $0.value <= Self.pollerMemory } }
+    }
+
+    /// The identities that polled `queue` for `kind` tasks in the last five minutes, most recent first.
+    package func recentPollers(_ queue: TaskQueueKey, _ kind: WaitingPoller.Kind, now: Instant) -> [(identity: String, at: Instant)] {
+        lastPolls.filter { $0.key.queue == queue && $0.key.kind == kind && now - $0.value <= Self.pollerMemory }
+            .map { ($0.key.identity, $0.value) }
+            .sorted { ($0.at, $0.identity) > ($1.at, $1.identity) }
+    }
+
+    /// How many items wait in `queue` (stale ones included until a poll drops them).
+    package func backlog(_ queue: TaskQueueKey, _ kind: WaitingPoller.Kind) -> Int {
+        switch kind {
+        case .workflow: workflowQueues[queue]?.backlog ?? 0
+        case .activity: activityQueues[queue]?.backlog ?? 0
+        }
+    }
+
     /// The poller stopped waiting (deadline passed or the call was cancelled).
     mutating func cancel(_ poller: PollerID) {
         guard let waiting = waitingPollers.removeValue(forKey: poller) else { return }
@@ -75,7 +107,7 @@ package struct ActivityTaskRef: Sendable {
 
 /// A long poll waiting for a task.
 package struct WaitingPoller: Sendable {
-    enum Kind: Sendable { case workflow, activity }
+    package enum Kind: Sendable, Hashable { case workflow, activity }
     var queue: TaskQueueKey
     var identity: String
     var kind: Kind

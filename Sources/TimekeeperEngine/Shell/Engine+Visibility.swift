@@ -36,3 +36,9 @@ extension Engine {
         state.withLock { $0.core.knownNamespaces }
     }
 }
+
+extension Engine {
+    package func describeTaskQueue(_ request: DescribeTaskQueueRequest) throws(EngineError) -> DescribeTaskQueueResponse {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.describeTaskQueue(request) }
+    }
+}

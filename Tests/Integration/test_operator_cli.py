@@ -1,10 +1,12 @@
-"""Namespaces and the cluster through the real `temporal` CLI: register, describe, update, list, and
-`operator cluster describe`.
+"""Namespaces, the cluster and task queues through the real `temporal` CLI: namespace create, describe,
+update and list, `operator cluster describe`, `task-queue describe` and `task-queue list-partition`.
 
 The Java test server serves none of these (UNIMPLEMENTED), so this runs against timekeeper only. The
 same commands against `temporal server start-dev` (checked by hand) gave the same effects: the
 description, owner and retention as registered and then updated, "Namespace "x" already exists" for a
-second registration, the namespace in the list, and cluster name "active".
+second registration, the namespace in the list, cluster name "active", and the worker's identity among
+the workflow queue's pollers with both queue types' statistics. One difference: the dev server lists four
+partitions per queue, timekeeper one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.worker import Worker
+
+from workflows import HelloWorkflow
 
 timekeeper_only = pytest.mark.parametrize("server_path", ["timekeeper"], indirect=True)
 
@@ -67,3 +72,21 @@ async def test_cluster_describe_names_the_cluster(env):
     described = json.loads(out)
     assert described["clusterName"] == "active"
     assert described["historyShardCount"] == 1
+
+
+@timekeeper_only
+async def test_task_queue_describe_lists_the_workers_poller_and_list_partition_names_the_queue(env):
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    async with Worker(env.client, task_queue=task_queue, workflows=[HelloWorkflow], identity="worker-one"):
+        for _ in range(100):  # the worker's first poll
+            code, out, err = await cli(env, "task-queue", "describe", "--task-queue", task_queue, "-o", "json")
+            assert code == 0, err
+            described = json.loads(out)
+            if described["pollers"]:
+                break
+            await asyncio.sleep(0.05)
+    assert [(p["identity"], p["taskQueueType"]) for p in described["pollers"]] == [("worker-one", "workflow")]
+    assert sorted(s["taskQueueType"] for s in described["stats"]) == ["activity", "workflow"]
+    code, out, err = await cli(env, "task-queue", "list-partition", "--task-queue", task_queue)
+    assert code == 0, err
+    assert out.count(task_queue) == 2, out  # one workflow and one activity partition
