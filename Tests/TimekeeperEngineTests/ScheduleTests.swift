@@ -90,6 +90,28 @@ internal import TemporalAPI
         #expect(after.info.overlapSkipped == 1)
     }
 
+    @Test func aBackfillOfMoreThanAThousandActionsIsRefusedAndStartsNothing() throws {
+        var scenario = Scenario()
+        _ = try create(&scenario, spec: .with { $0.interval = [.with { $0.interval = .init(seconds: 1) }] })
+        let start = scenario.core.now
+        let patch = PatchScheduleRequest.with {
+            $0.namespace = "default"
+            $0.scheduleID = "s"
+            $0.patch.backfillRequest = [.with {
+                $0.startTime = start.timestamp
+                $0.endTime = (start + .seconds(2000)).timestamp  // 2,001 one-second times
+            }]
+        }
+        let error = try #require(throws: EngineError.self) { try scenario.core.patchSchedule(patch, wallNow: scenario.wall) }
+        #expect(error.code == .invalidArgument && error.message.contains("more than 1000"))
+        #expect(scenario.core.runs.isEmpty)
+        var small = patch
+        small.patch.backfillRequest[0].endTime = (start + .seconds(2)).timestamp
+        try scenario.core.patchSchedule(small, wallNow: scenario.wall)
+        #expect(try scenario.core.describeSchedule(namespace: "default", scheduleID: "s").info.actionCount == 1,
+                "three times, one started and two skipped while it runs")
+    }
+
     @Test func anInvalidSpecOrAMissingActionIsRefusedAndNothingIsCreated() throws {
         var scenario = Scenario()
         let error = try #require(throws: EngineError.self) {

@@ -25,7 +25,7 @@ extension EngineCore {
                     detail: .workflowExecutionAlreadyStarted(startRequestID: "", runID: ""))
             }
             let (times, schedule) = try Self.validatedSchedule(request.schedule)
-            if request.hasInitialPatch { try Self.validate(request.initialPatch) }
+            if request.hasInitialPatch { try Self.validate(request.initialPatch, times: times) }
             return { core in
                 core.schedules[key] = ScheduleRecord(
                     schedule: schedule, times: times, memo: request.hasMemo && !request.memo.fields.isEmpty ? request.memo : nil,
@@ -85,9 +85,9 @@ extension EngineCore {
 
     package mutating func patchSchedule(_ request: PatchScheduleRequest, wallNow: Instant) throws(EngineError) {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
-            _ = try core.schedule(namespace: request.namespace, request.scheduleID)
+            let record = try core.schedule(namespace: request.namespace, request.scheduleID)
             guard request.hasPatch else { throw .invalidArgument("Patch is not set on request.") }
-            try Self.validate(request.patch)
+            try Self.validate(request.patch, times: record.times)
             let key = ScheduleKey(namespace: request.namespace, scheduleID: request.scheduleID)
             return { core in
                 core.applyPatch(request.patch, to: key)
@@ -179,13 +179,29 @@ extension EngineCore {
         return (times, filled)
     }
 
-    private static func validate(_ patch: Temporal_Api_Schedule_V1_SchedulePatch) throws(EngineError) {
+    /// At most this many actions one patch's backfills may start (each is a workflow run; Temporal's
+    /// scheduler works through a long backfill over time, this server does it at once).
+    static let backfillActionLimit = 1000
+
+    private static func validate(_ patch: Temporal_Api_Schedule_V1_SchedulePatch, times: ScheduleTimes? = nil) throws(EngineError) {
         guard patch.pause.utf8.count <= 1000, patch.unpause.utf8.count <= 1000 else {
             throw .invalidArgument("Schedule notes exceeds limit.")
         }
+        guard patch.backfillRequest.count <= 100 else {
+            throw .invalidArgument("backfill_request has \(patch.backfillRequest.count) entries; at most 100 are accepted")
+        }
+        var actions = 0
         for (index, backfill) in patch.backfillRequest.enumerated() {
             guard backfill.hasStartTime, backfill.hasEndTime, Instant(backfill.startTime) <= Instant(backfill.endTime) else {
                 throw .invalidArgument("backfill_request[\(index)]: start_time and end_time must be set, start not after end")
+            }
+            guard let times else { continue }
+            let end = Instant(backfill.endTime).unixSeconds
+            actions += times.nextTimes(after: Instant(backfill.startTime).unixSeconds - 1, count: backfillActionLimit + 1)
+                .filter { $0 <= end }.count
+            guard actions <= backfillActionLimit else {
+                throw .invalidArgument(
+                    "backfill_request covers more than \(backfillActionLimit) action times; split it into several patches")
             }
         }
     }
