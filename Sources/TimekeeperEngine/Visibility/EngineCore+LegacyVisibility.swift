@@ -10,38 +10,55 @@ package typealias ListClosedRequest = Temporal_Api_Workflowservice_V1_ListClosed
 /// query they stand for.
 extension EngineCore {
     package func listOpenWorkflows(_ request: ListOpenRequest) throws(EngineError) -> ListWorkflowsResponse {
-        var conditions = ["ExecutionStatus = 'Running'"]
-        conditions += Self.conditions(request.hasStartTimeFilter ? request.startTimeFilter : nil)
-        switch request.filters {
-        case .executionFilter(let filter)?: conditions += Self.conditions(filter)
-        case .typeFilter(let filter)?: conditions.append("WorkflowType = \(Self.quoted(filter.name))")
-        case nil: break
-        }
-        return try listWorkflows(.with {
-            $0.namespace = request.namespace
-            $0.pageSize = request.maximumPageSize
-            $0.nextPageToken = request.nextPageToken
-            $0.query = conditions.joined(separator: " AND ")
-        })
+        let filter: Filter? =
+            switch request.filters {
+            case .executionFilter(let execution)?: .execution(execution)
+            case .typeFilter(let type)?: .type(type.name)
+            case nil: nil
+            }
+        return try list(request.namespace, open: true, request.hasStartTimeFilter ? request.startTimeFilter : nil, filter,
+                        pageSize: request.maximumPageSize, token: request.nextPageToken)
     }
 
     package func listClosedWorkflows(_ request: ListClosedRequest) throws(EngineError) -> ListWorkflowsResponse {
-        var conditions = ["ExecutionStatus != 'Running'"]
-        conditions += Self.conditions(request.hasStartTimeFilter ? request.startTimeFilter : nil)
-        switch request.filters {
-        case .executionFilter(let filter)?: conditions += Self.conditions(filter)
-        case .typeFilter(let filter)?: conditions.append("WorkflowType = \(Self.quoted(filter.name))")
-        case .statusFilter(let filter)?:
-            guard let status = ExecutionStatusName(rawValue: Int64(filter.status.rawValue)), status != .unspecified else {
-                throw .invalidArgument("status_filter.status \(filter.status.rawValue) is not a workflow execution status")
+        let filter: Filter? =
+            switch request.filters {
+            case .executionFilter(let execution)?: .execution(execution)
+            case .typeFilter(let type)?: .type(type.name)
+            case .statusFilter(let status)?: .status(status.status)
+            case nil: nil
             }
-            conditions.append("ExecutionStatus = '\(status.name)'")
+        return try list(request.namespace, open: false, request.hasStartTimeFilter ? request.startTimeFilter : nil, filter,
+                        pageSize: request.maximumPageSize, token: request.nextPageToken)
+    }
+
+    /// The one filter the older calls take besides the start time.
+    private enum Filter {
+        case execution(Temporal_Api_Filter_V1_WorkflowExecutionFilter)
+        case type(String)
+        case status(ExecutionStatus)
+    }
+
+    private func list(
+        _ namespace: String, open: Bool, _ startTime: Temporal_Api_Filter_V1_StartTimeFilter?, _ filter: Filter?,
+        pageSize: Int32, token: Data
+    ) throws(EngineError) -> ListWorkflowsResponse {
+        var conditions = [open ? "ExecutionStatus = 'Running'" : "ExecutionStatus != 'Running'"]
+        conditions += Self.conditions(startTime)
+        switch filter {
+        case .execution(let execution)?: conditions += Self.conditions(execution)
+        case .type(let name)?: conditions.append("WorkflowType = \(Self.quoted(name))")
+        case .status(let status)?:
+            guard let name = ExecutionStatusName(rawValue: Int64(status.rawValue)), name != .unspecified else {
+                throw .invalidArgument("status_filter.status \(status.rawValue) is not a workflow execution status")
+            }
+            conditions.append("ExecutionStatus = '\(name.name)'")
         case nil: break
         }
         return try listWorkflows(.with {
-            $0.namespace = request.namespace
-            $0.pageSize = request.maximumPageSize
-            $0.nextPageToken = request.nextPageToken
+            $0.namespace = namespace
+            $0.pageSize = pageSize
+            $0.nextPageToken = token
             $0.query = conditions.joined(separator: " AND ")
         })
     }
