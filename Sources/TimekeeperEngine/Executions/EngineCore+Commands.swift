@@ -118,18 +118,13 @@ extension EngineCore {
     mutating func apply(_ command: Command, runID: String, completedEventID: Int64, identity: String) {
         switch command.attributes {
         case .completeWorkflowExecutionCommandAttributes(let attributes):
-            let cron = cronBackoff(after: runID)
-            let nextRunID = cron == nil ? "" : makeRunIDPeek()
-            record(runID, .workflowExecutionCompleted) { event in
+            closeRun(runID, .workflowExecutionCompleted, .completed, result: attributes.hasResult ? attributes.result : nil) {
+                event, nextRunID in
                 event.workflowExecutionCompletedEventAttributes = .with {
                     if attributes.hasResult { $0.result = attributes.result }
                     $0.workflowTaskCompletedEventID = completedEventID
                     $0.newExecutionRunID = nextRunID
                 }
-            }
-            close(runID, .completed)
-            if let cron {
-                startNextCronRun(after: runID, backoff: cron, result: attributes.hasResult ? attributes.result : nil, failure: nil)
             }
         case .failWorkflowExecutionCommandAttributes(let attributes):
             failWorkflow(runID, failure: attributes.failure, completedEventID: completedEventID)

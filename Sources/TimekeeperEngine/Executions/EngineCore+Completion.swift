@@ -178,18 +178,14 @@ extension EngineCore {
             try Self.requireNamespace(request.namespace)
             let (_, task) = try core.startedWorkflowTask(request.taskToken)
             return { core in
-                if core.runs[task.runID]!.hasTransientWorkflowTask {
-                    core.note(task.runID, .transientWorkflowTaskEnded)
-                } else {
-                    core.record(task.runID, .workflowTaskFailed) { event in
-                        event.workflowTaskFailedEventAttributes = .with {
-                            $0.scheduledEventID = task.scheduledEventID
-                            $0.startedEventID = task.startedEventID
-                            $0.cause = request.cause
-                            if request.hasFailure { $0.failure = request.failure }
-                            $0.identity = request.identity
-                            $0.binaryChecksum = request.binaryChecksum
-                        }
+                core.endWorkflowTaskAttempt(task.runID, .workflowTaskFailed) { event in
+                    event.workflowTaskFailedEventAttributes = .with {
+                        $0.scheduledEventID = task.scheduledEventID
+                        $0.startedEventID = task.startedEventID
+                        $0.cause = request.cause
+                        if request.hasFailure { $0.failure = request.failure }
+                        $0.identity = request.identity
+                        $0.binaryChecksum = request.binaryChecksum
                     }
                 }
                 core.requeueQueriesInFlight(task.runID)
@@ -200,20 +196,28 @@ extension EngineCore {
         }
     }
 
+    /// The started task's attempt failed or timed out: recorded, unless the attempt is transient (its
+    /// events unwritten), which ends with nothing written, as on Temporal's server.
+    private mutating func endWorkflowTaskAttempt(
+        _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
+    ) {
+        if runs[runID]!.hasTransientWorkflowTask {
+            note(runID, .transientWorkflowTaskEnded)
+        } else {
+            record(runID, type, fill)
+        }
+    }
+
     /// A started workflow task ran past its start-to-close timeout: record it and try again.
     mutating func timeOutWorkflowTask(_ runID: String, scheduledEventID: Int64, attempt: Int32) {
         guard let run = runs[runID], run.isOpen,
             case .started(scheduledEventID, let startedID, attempt, _, _) = run.workflowTask
         else { return }  // stale: that task already finished
-        if run.hasTransientWorkflowTask {
-            note(runID, .transientWorkflowTaskEnded)
-        } else {
-            record(runID, .workflowTaskTimedOut) { event in
-                event.workflowTaskTimedOutEventAttributes = .with {
-                    $0.scheduledEventID = scheduledEventID
-                    $0.startedEventID = startedID
-                    $0.timeoutType = .startToClose
-                }
+        endWorkflowTaskAttempt(runID, .workflowTaskTimedOut) { event in
+            event.workflowTaskTimedOutEventAttributes = .with {
+                $0.scheduledEventID = scheduledEventID
+                $0.startedEventID = startedID
+                $0.timeoutType = .startToClose
             }
         }
         requeueQueriesInFlight(runID)
@@ -227,22 +231,16 @@ extension EngineCore {
     /// The run's workflow timer fired while it was open: it times out.
     mutating func timeOutRun(_ runID: String) {
         guard runs[runID]?.isOpen == true else { return }
-        let cron = cronBackoff(after: runID)
-        let cronRunID = cron == nil ? "" : makeRunIDPeek()
-        record(runID, .workflowExecutionTimedOut) { event in
+        let failure = Failure.with {  // what a cron chain's next run gets as its last failure
+            $0.message = "workflow timed out"
+            $0.source = "Server"
+            $0.timeoutFailureInfo = .with { $0.timeoutType = .startToClose }
+        }
+        closeRun(runID, .workflowExecutionTimedOut, .timedOut, failure: failure) { event, nextRunID in
             event.workflowExecutionTimedOutEventAttributes = .with {
                 $0.retryState = .timeout
-                $0.newExecutionRunID = cronRunID
+                $0.newExecutionRunID = nextRunID
             }
-        }
-        close(runID, .timedOut)
-        if let cron {
-            let failure = Failure.with {
-                $0.message = "workflow timed out"
-                $0.source = "Server"
-                $0.timeoutFailureInfo = .with { $0.timeoutType = .startToClose }
-            }
-            startNextCronRun(after: runID, backoff: cron, result: nil, failure: failure)
         }
     }
 

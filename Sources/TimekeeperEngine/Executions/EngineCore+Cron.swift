@@ -41,14 +41,21 @@ extension EngineCore {
         return Self.cronBackoff(request.cronSchedule, scheduledAt: run.startedAt + run.backoff, now: now)
     }
 
-    /// Starts the cron chain's next run after `runID` closed (its close event names `nextRunID`).
-    mutating func startNextCronRun(after runID: String, backoff: Duration, result: Payloads?, failure: Failure?) {
-        let run = runs[runID]!
-        guard let request = run.startRequest else { return }
+    /// Records a run's close event (`fill` gets the id of the run that continues the chain, or "") and
+    /// closes the run; a cron run's chain then goes on in that run, carrying `result` or `failure`.
+    mutating func closeRun(
+        _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ status: ExecutionStatus, result: Payloads? = nil,
+        failure: Failure? = nil, _ fill: (inout HistoryEvent, _ nextRunID: String) -> Void
+    ) {
+        let cron = cronBackoff(after: runID)
+        let nextRunID = cron == nil ? "" : makeRunIDPeek()
+        record(runID, type) { fill(&$0, nextRunID) }
+        close(runID, status)
+        guard let cron, let run = runs[runID], let request = run.startRequest else { return }
         startRun(
             request, key: WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID),
             continuing: Continuation(
                 previousRunID: runID, firstRunID: run.firstRunID, attempt: 1, initiator: .cronSchedule,
-                backoff: backoff, lastFailure: failure, lastResult: result))
+                backoff: cron, lastFailure: failure, lastResult: result))
     }
 }

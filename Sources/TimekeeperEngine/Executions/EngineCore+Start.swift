@@ -272,18 +272,15 @@ extension EngineCore {
             return
         }
         let retryState: Temporal_Api_Enums_V1_RetryState = if case .stop(let state) = decision { state } else { .retryPolicyNotSet }
-        let cron = cronBackoff(after: runID)  // out of retries, a cron chain goes on at its next time
-        let cronRunID = cron == nil ? "" : makeRunIDPeek()
-        record(runID, .workflowExecutionFailed) { event in
+        // Out of retries, a cron chain goes on at its next time.
+        closeRun(runID, .workflowExecutionFailed, .failed, failure: failure) { event, nextRunID in
             event.workflowExecutionFailedEventAttributes = .with {
                 $0.failure = failure
                 $0.retryState = retryState
                 $0.workflowTaskCompletedEventID = completedEventID
-                $0.newExecutionRunID = cronRunID
+                $0.newExecutionRunID = nextRunID
             }
         }
-        close(runID, .failed)
-        if let cron { startNextCronRun(after: runID, backoff: cron, result: nil, failure: failure) }
     }
 
     /// A ContinueAsNewWorkflowExecution command: the run closes and a new run of the same workflow id starts.

@@ -16,6 +16,8 @@ package struct Matching: Sendable {
         package var identity: String
     }
 
+    private var pruneLastPollsAt = 64
+
     static let pollerMemory = Duration.seconds(300)
 
     package init() {}
@@ -63,7 +65,11 @@ package struct Matching: Sendable {
     /// A poll of `queue` by `identity` at `time`; pollers not seen for five minutes are forgotten.
     mutating func notePoll(_ queue: TaskQueueKey, _ kind: WaitingPoller.Kind, identity: String, at time: Instant) {
         lastPolls[PollerKey(queue: queue, kind: kind, identity: identity)] = time
-        if lastPolls.count > 64 { lastPolls = lastPolls.filter { time - $0.value <= Self.pollerMemory } }
+        // Pruned once the table doubles since the last pruning, so each poll costs O(1) amortised.
+        if lastPolls.count > pruneLastPollsAt {
+            lastPolls = lastPolls.filter { time - $0.value <= Self.pollerMemory }
+            pruneLastPollsAt = max(64, lastPolls.count * 2)
+        }
     }
 
     /// The identities that polled `queue` for `kind` tasks in the last five minutes, most recent first.
