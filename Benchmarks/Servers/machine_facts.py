@@ -101,13 +101,14 @@ class RunRecord:
 
 
 def machine_facts(targets: list[Target], run: RunRecord, unsandboxed: bool,
-                  worker_label: str = "worker settings") -> list[tuple[str, str]]:
-    """The facts every results file records: machine, load, versions, binaries, worker settings."""
+                  worker_label: str = "worker settings", worker: bool = True) -> list[tuple[str, str]]:
+    """The facts every results file records: machine, load, versions, binaries, worker settings (unless the
+    benchmark runs no worker, ``worker=False``)."""
     _, tk_how = timekeeper_bin()
     tk_desc = f"{tk_how}: {run.tk_descs[0]}"
     if run.tk_descs[1] != run.tk_descs[0]:
         tk_desc += f" -- REPLACED while it ran (was {run.tk_descs[1]} at its end)"
-    return [
+    facts = [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("repo HEAD", git_head()),
         ("nproc", nproc()),
@@ -121,7 +122,9 @@ def machine_facts(targets: list[Target], run: RunRecord, unsandboxed: bool,
         ("temporalio", temporalio.__version__),
         ("timekeeper binary", tk_desc),
         ("targets", "; ".join(f"{t.name} = `{' '.join(t.argv)}`" for t in targets)),
-        (worker_label, ", ".join(f"{k}={v}" for k, v in WORKER_SETTINGS.items())
-         + ", pollers: SDK defaults (5 workflow-task, 5 activity-task)"
-         + f", workflow runner: {'unsandboxed' if unsandboxed else 'sandboxed (default)'}"),
     ]
+    if worker:
+        facts.append((worker_label, ", ".join(f"{k}={v}" for k, v in WORKER_SETTINGS.items())
+                      + ", pollers: SDK defaults (5 workflow-task, 5 activity-task)"
+                      + f", workflow runner: {'unsandboxed' if unsandboxed else 'sandboxed (default)'}"))
+    return facts

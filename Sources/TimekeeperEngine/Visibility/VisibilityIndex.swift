@@ -1,0 +1,80 @@
+internal import TemporalAPI
+
+/// Visibility's projection of the runs: each run's record, by namespace, kept between queries and worked
+/// out again only for the runs that changed since the last one. A transition only marks the runs it
+/// touched (a set insert); the records are brought up to date when a query reads them, so that the
+/// correctness path never pays for visibility.
+///
+/// Beside the records it keeps the custom search attribute types each namespace's runs have used: a test
+/// server registers an attribute on first use (see `EngineCore+SearchAttributes.swift`).
+package struct VisibilityIndex: Sendable {
+    /// Each namespace's records, by run id.
+    private(set) var records: [String: [String: VisibilityRecord]] = [:]
+    /// The namespace each indexed run is in, so that a run gone from the engine can be dropped.
+    private var namespaceOfRun: [String: String] = [:]
+    /// Runs changed since their record was made.
+    private(set) var stale: Set<String> = []
+    /// Custom attribute types runs have carried, by namespace (a type seen later replaces an earlier one).
+    private(set) var usedTypes: [String: [String: SearchAttributeType]] = [:]
+
+    mutating func markStale(_ runID: String) { stale.insert(runID) }
+
+    mutating func noteUsed(_ types: [String: SearchAttributeType], namespace: String) {
+        guard !types.isEmpty else { return }
+        usedTypes[namespace, default: [:]].merge(types) { _, later in later }
+    }
+
+    /// Takes the runs to work out again, leaving none stale.
+    mutating func takeStale() -> Set<String> {
+        defer { stale.removeAll(keepingCapacity: true) }
+        return stale
+    }
+
+    mutating func store(_ record: VisibilityRecord, runID: String, namespace: String) {
+        records[namespace, default: [:]][runID] = record
+        namespaceOfRun[runID] = namespace
+    }
+
+    mutating func remove(runID: String) {
+        guard let namespace = namespaceOfRun.removeValue(forKey: runID) else { return }
+        records[namespace]?[runID] = nil
+    }
+}
+
+extension EngineCore {
+    /// Brings the records of the runs changed since the last query up to date.
+    mutating func refreshVisibility() {
+        for runID in visibility.takeStale() {
+            guard let run = runs[runID] else {
+                visibility.remove(runID: runID)
+                continue
+            }
+            let attributes = searchAttributes(of: runID)
+            visibility.store(visibilityRecord(run, customValues: attributes.values), runID: runID, namespace: run.ref.namespace)
+        }
+    }
+
+    /// Notes the custom attribute types a started or upsert event carries (each payload's `type`).
+    mutating func noteSearchAttributeTypes(_ event: HistoryEvent, namespace: String) {
+        let fields: [String: Temporal_Api_Common_V1_Payload]
+        switch event.attributes {
+        case .workflowExecutionStartedEventAttributes(let started)?: fields = started.searchAttributes.indexedFields
+        case .upsertWorkflowSearchAttributesEventAttributes(let upsert)?: fields = upsert.searchAttributes.indexedFields
+        default: return
+        }
+        guard !fields.isEmpty else { return }
+        visibility.noteUsed(Self.declaredTypes(fields), namespace: namespace)
+    }
+
+    /// The type each payload names in its `type` metadata (payloads without one are left out).
+    static func declaredTypes(_ fields: [String: Temporal_Api_Common_V1_Payload]) -> [String: SearchAttributeType] {
+        var types: [String: SearchAttributeType] = [:]
+        for (name, payload) in fields {
+            guard let typeName = payload.metadata["type"].map({ String(decoding: $0, as: UTF8.self) }),
+                let type = SearchAttributeType(rawValue: typeName)
+            else { continue }
+            types[name] = type
+        }
+        return types
+    }
+}
