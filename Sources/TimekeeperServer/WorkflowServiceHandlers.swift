@@ -271,6 +271,7 @@ struct WorkflowServiceHandlers: UnaryService {
         registerActivityMethods(with: &router)
         registerUpdateMethods(with: &router)
         registerScheduleMethods(with: &router)
+        registerBatchMethods(with: &router)
     }
 }
 

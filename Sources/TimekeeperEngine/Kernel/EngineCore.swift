@@ -60,6 +60,8 @@ package struct EngineCore: Sendable {
     package internal(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     /// Schedules by namespace and id (engine state beside the runs; not history).
     package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
+    /// Batch operations by namespace and job id (engine state beside the runs; not history).
+    package internal(set) var batches: [BatchKey: BatchRecord] = [:]
     /// Each run's history, beside the runs so that a copy of a run never copies its history.
     package private(set) var histories: [String: [HistoryEvent]] = [:]
     /// The latest run of each workflow id, by namespace.

@@ -64,14 +64,19 @@ extension EngineCore {
         visibility.usedTypes[namespace] ?? [:]
     }
 
+    /// A query parsed against the namespace's attributes.
+    func listFilter(namespace: String, query: String) throws(ListFilterError) -> ListFilter {
+        let schema = ListFilterSchema(customAttributes: customSearchAttributes(namespace: namespace), allowsOrderBy: true)
+        return try ListFilter.parse(query, schema: schema)
+    }
+
     /// The records of a namespace's runs a query matches, and the parsed filter.
-    private mutating func matchingRecords(namespace: String, query: String, forCount: Bool) throws(EngineError)
+    mutating func matchingRecords(namespace: String, query: String, forCount: Bool) throws(EngineError)
         -> (ListFilter, [VisibilityRecord])
     {
         let filter: ListFilter
         do throws(ListFilterError) {
-            let schema = ListFilterSchema(customAttributes: customSearchAttributes(namespace: namespace), allowsOrderBy: true)
-            filter = try ListFilter.parse(query, schema: schema)
+            filter = try listFilter(namespace: namespace, query: query)
         } catch {
             throw .invalidArgument("invalid query: \(error.message)")
         }
