@@ -11,8 +11,8 @@ struct OperatorServiceHandlers: UnaryService {
 
     func register(with router: inout UnaryRouter) {
         let engine = self.engine
-        // Custom attributes are the ones runs of the namespace carry, typed as the SDK sent them: the test
-        // server registers none up front (as Temporal's Java test server accepts unregistered ones).
+        // Custom attributes are the ones clients registered and the ones runs used, typed as the SDK sent
+        // them (the test server registers an attribute on first use; see EngineCore+SearchAttributes).
         router.registerUnary(OS.Method.ListSearchAttributes.descriptor) {
             (request: Temporal_Api_Operatorservice_V1_ListSearchAttributesRequest, _) in
             let namespace = request.namespace.isEmpty ? "default" : request.namespace
@@ -22,6 +22,14 @@ struct OperatorServiceHandlers: UnaryService {
                 $0.systemAttributes = ListFilterSchema.systemAttributes.mapValues(\.indexedValueType)
                 $0.storageSchema = [:]
             }
+        }
+        router.registerUnary(OS.Method.AddSearchAttributes.descriptor) { (request: AddSearchAttributesRequest, _) in
+            try engine.addSearchAttributes(request)
+            return Temporal_Api_Operatorservice_V1_AddSearchAttributesResponse()
+        }
+        router.registerUnary(OS.Method.RemoveSearchAttributes.descriptor) { (request: RemoveSearchAttributesRequest, _) in
+            try engine.removeSearchAttributes(request)
+            return Temporal_Api_Operatorservice_V1_RemoveSearchAttributesResponse()
         }
     }
 

@@ -147,10 +147,16 @@ import Testing
                 .with { $0.namespace = "default"; $0.workflowID = "new"; $0.workflowType.name = "W"; $0.taskQueue.name = "q" },
                 wallNow: scenario.wall)
         }
-        Self.expectRefusedAndUnchanged(&scenario, "a cancel of a closed run") { scenario throws(EngineError) in
+        Self.expectRefusedAndUnchanged(&scenario, "a cancel of an unknown workflow") { scenario throws(EngineError) in
             try scenario.core.requestCancelWorkflow(
-                .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "done" }, wallNow: scenario.wall)
+                .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "nobody" }, wallNow: scenario.wall)
         }
+        // A cancel of a closed run is answered with success and records nothing (Temporal's server's rule).
+        let doneRunID = try #require(scenario.core.currentRuns[WorkflowKey(namespace: "default", workflowID: "done")])
+        let before = scenario.core.history(doneRunID)
+        try scenario.core.requestCancelWorkflow(
+            .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "done" }, wallNow: scenario.wall)
+        #expect(scenario.core.history(doneRunID) == before)
         Self.expectRefusedAndUnchanged(&scenario, "a termination of a closed run") { scenario throws(EngineError) in
             try scenario.core.terminateWorkflow(
                 .with { $0.namespace = "default"; $0.workflowExecution.workflowID = "done" }, wallNow: scenario.wall)

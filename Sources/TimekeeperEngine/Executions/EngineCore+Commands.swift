@@ -22,6 +22,19 @@ extension EngineCore {
         }
     }
 
+    /// A command's search attributes, checked as a start's are; Temporal's server words the refusal
+    /// "BadSearchAttributes: …" (it also writes a WorkflowTaskFailed event, which this server does not: the
+    /// refused completion changes nothing and the task times out and is retried).
+    private func checkCommandSearchAttributes(_ attributes: Temporal_Api_Common_V1_SearchAttributes, run: WorkflowRun)
+        throws(EngineError)
+    {
+        do throws(EngineError) {
+            try checkSearchAttributes(attributes.indexedFields, namespace: run.ref.namespace)
+        } catch {
+            throw .invalidArgument("BadSearchAttributes: \(error.message)")
+        }
+    }
+
     /// Checks one command of a workflow task completion before anything is applied, so that a bad
     /// command leaves the run untouched. `openIDs` carries the ids the commands before it use.
     func validate(_ command: Command, at index: Int, run: WorkflowRun, openIDs: inout OpenIDs) throws(EngineError) {
@@ -34,7 +47,6 @@ extension EngineCore {
             (.failWorkflowExecution, .failWorkflowExecutionCommandAttributes?),
             (.cancelWorkflowExecution, .cancelWorkflowExecutionCommandAttributes?),
             (.recordMarker, .recordMarkerCommandAttributes?),
-            (.upsertWorkflowSearchAttributes, .upsertWorkflowSearchAttributesCommandAttributes?),
             (.modifyWorkflowProperties, .modifyWorkflowPropertiesCommandAttributes?),
             (.requestCancelActivityTask, .requestCancelActivityTaskCommandAttributes?),
             (.protocolMessage, .protocolMessageCommandAttributes?):  // its message is checked with the messages
@@ -62,8 +74,11 @@ extension EngineCore {
                 throw EngineError(
                     .failedPrecondition, "\(path).activity_id \(attributes.activityID) is the id of an activity that is already open")
             }
+        case (.upsertWorkflowSearchAttributes, .upsertWorkflowSearchAttributesCommandAttributes(let attributes)?):
+            try checkCommandSearchAttributes(attributes.searchAttributes, run: run)
         case (.continueAsNewWorkflowExecution, .continueAsNewWorkflowExecutionCommandAttributes(let attributes)?):
             let path = "\(field).continue_as_new_workflow_execution_command_attributes"
+            try checkCommandSearchAttributes(attributes.searchAttributes, run: run)
             guard !attributes.workflowType.name.isEmpty || !run.workflowType.isEmpty else {
                 throw .invalidArgument("\(path).workflow_type is not set")
             }
@@ -85,6 +100,7 @@ extension EngineCore {
         case (.protocolMessage, _): throw missing("protocol_message_command_attributes")
         case (.startChildWorkflowExecution, .startChildWorkflowExecutionCommandAttributes(let attributes)?):
             let path = "\(field).start_child_workflow_execution_command_attributes"
+            try checkCommandSearchAttributes(attributes.searchAttributes, run: run)
             guard !attributes.workflowID.isEmpty else { throw .invalidArgument("\(path).workflow_id is not set") }
             guard attributes.workflowID.utf8.count <= 1000 else { throw .invalidArgument("\(path).workflow_id is longer than 1000 bytes") }
             guard !attributes.workflowType.name.isEmpty else { throw .invalidArgument("\(path).workflow_type.name is not set") }

@@ -168,7 +168,7 @@ extension EngineCore {
     }
 
     /// A payload that stands for "no value": the SDKs' null encoding, nothing at all, or an empty list.
-    private static func isNull(_ payload: Temporal_Api_Common_V1_Payload) -> Bool {
+    static func isNull(_ payload: Temporal_Api_Common_V1_Payload) -> Bool {
         let encoding = payload.metadata["encoding"].map { String(decoding: $0, as: UTF8.self) }
         if encoding == "binary/null" { return true }
         let text = String(decoding: payload.data, as: UTF8.self)

@@ -68,9 +68,10 @@ extension EngineCore {
     package mutating func requestCancelWorkflow(_ request: CancelWorkflowRequest, wallNow: Instant) throws(EngineError) {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
             let run = try core.resolveRun(namespace: request.namespace, request.workflowExecution, field: "workflow_execution")
-            guard run.isOpen else { throw EngineError(.notFound, "workflow execution already completed") }
             let (runID, askedAlready) = (run.ref.runID, run.cancelRequested)
             return { core in
+                // Temporal's server answers success and records nothing for a run that has closed already.
+                guard core.runs[runID]?.isOpen == true else { return }
                 guard !askedAlready else { return }  // asked already: nothing more to record
                 core.record(runID, .workflowExecutionCancelRequested) { event in
                     event.workflowExecutionCancelRequestedEventAttributes = .with {

@@ -34,6 +34,7 @@ extension EngineCore {
 
     func decideStart(_ request: StartWorkflowRequest) throws(EngineError) -> StartDecision {
         try Self.validate(request)
+        try checkSearchAttributes(request.searchAttributes.indexedFields, namespace: request.namespace)
         let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
         guard let currentID = currentRuns[key], let current = runs[currentID] else { return .create(terminating: nil) }
         if current.startRequestID == request.requestID { return .repeated(runID: currentID) }

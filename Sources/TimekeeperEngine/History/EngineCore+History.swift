@@ -39,11 +39,13 @@ extension EngineCore {
         return run
     }
 
+    /// Temporal's server's words (its persistence layer's), which the CLI prints as they are.
     static func executionNotFound(_ execution: Temporal_Api_Common_V1_WorkflowExecution) -> EngineError {
-        EngineError(
-            .notFound,
-            "workflow execution not found for workflow_id \(execution.workflowID)"
-                + (execution.runID.isEmpty ? "" : " and run_id \(execution.runID)"))
+        guard !execution.runID.isEmpty else {
+            return EngineError(.notFound, "workflow not found for ID: \(execution.workflowID)")
+        }
+        return EngineError(.notFound,
+            "workflow execution not found for workflow ID \(jsonString(execution.workflowID)) and run ID \(jsonString(execution.runID))")
     }
 
     package mutating func readHistory(_ request: GetHistoryRequest) throws(EngineError) -> HistoryRead {

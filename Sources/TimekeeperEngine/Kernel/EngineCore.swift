@@ -60,6 +60,8 @@ package struct EngineCore: Sendable {
     package internal(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     /// Schedules by namespace and id (engine state beside the runs; not history).
     package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
+    /// Custom search attributes clients registered, by namespace (see `EngineCore+SearchAttributes.swift`).
+    package internal(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     /// Batch operations by namespace and job id (engine state beside the runs; not history).
     package internal(set) var batches: [BatchKey: BatchRecord] = [:]
     /// Each run's history, beside the runs so that a copy of a run never copies its history.

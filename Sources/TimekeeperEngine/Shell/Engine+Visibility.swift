@@ -10,6 +10,16 @@ extension Engine {
         try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.listClosedWorkflows(request) }
     }
 
+    package func addSearchAttributes(_ request: AddSearchAttributesRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.addSearchAttributes(request, wallNow: now) }
+    }
+
+    package func removeSearchAttributes(_ request: RemoveSearchAttributesRequest) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.removeSearchAttributes(request, wallNow: now)
+        }
+    }
+
     package func searchAttributeTypes(namespace: String) throws(EngineError) -> [String: SearchAttributeType] {
         try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in
             try EngineCore.requireNamespace(namespace)

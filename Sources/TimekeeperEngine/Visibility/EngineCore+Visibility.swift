@@ -58,12 +58,6 @@ extension EngineCore {
         }
     }
 
-    /// The custom search attributes of a namespace with their types: those registered, and those its runs
-    /// used (a test server registers an attribute on first use).
-    package func customSearchAttributes(namespace: String) -> [String: SearchAttributeType] {
-        visibility.usedTypes[namespace] ?? [:]
-    }
-
     /// A query parsed against the namespace's attributes.
     func listFilter(namespace: String, query: String) throws(ListFilterError) -> ListFilter {
         let schema = ListFilterSchema(customAttributes: customSearchAttributes(namespace: namespace), allowsOrderBy: true)
@@ -122,7 +116,7 @@ extension EngineCore {
         return (types, values)
     }
 
-    private static func decode(_ data: Data, as type: SearchAttributeType) -> SearchAttributeValue? {
+    static func decode(_ data: Data, as type: SearchAttributeType) -> SearchAttributeValue? {
         guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
         switch (type, json) {
         case (.keyword, let text as String), (.text, let text as String): return .string(text)

@@ -24,6 +24,9 @@ package struct VisibilityIndex: Sendable {
         usedTypes[namespace, default: [:]].merge(types) { _, later in later }
     }
 
+    /// A removed attribute is registered again only when a run uses it again.
+    mutating func forgetUsed(_ name: String, namespace: String) { usedTypes[namespace]?[name] = nil }
+
     /// Takes the runs to work out again, leaving none stale.
     mutating func takeStale() -> Set<String> {
         defer { stale.removeAll(keepingCapacity: true) }
