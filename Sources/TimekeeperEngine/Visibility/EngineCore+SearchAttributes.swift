@@ -81,6 +81,7 @@ extension EngineCore {
             }
             return { core in
                 core.registeredSearchAttributes[request.namespace, default: [:]].merge(added) { old, _ in old }
+                core.markRecordsStale(namespace: request.namespace)  // a registered type changes how values read
             }
         }
     }
@@ -99,8 +100,15 @@ extension EngineCore {
                     core.registeredSearchAttributes[request.namespace]?[name] = nil
                     core.visibility.forgetUsed(name, namespace: request.namespace)
                 }
+                core.markRecordsStale(namespace: request.namespace)
             }
         }
+    }
+}
+
+extension EngineCore {
+    mutating func markRecordsStale(namespace: String) {
+        for run in runs.values where run.ref.namespace == namespace { visibility.markStale(run.ref.runID) }
     }
 }
 

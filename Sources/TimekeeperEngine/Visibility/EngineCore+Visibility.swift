@@ -104,11 +104,14 @@ extension EngineCore {
         return record
     }
 
-    /// The run's custom search attributes as its start and its upserts left them, with the type each
-    /// payload names (`type` metadata); payloads without a type, or that do not decode, are left out.
+    /// The run's custom search attributes as its start and its upserts left them, each with its registered
+    /// type, else the type its payload names (`type` metadata); values of neither, or that do not decode as
+    /// their type, are left out.
     func searchAttributes(of runID: String) -> (types: [String: SearchAttributeType], values: [String: SearchAttributeValue]) {
         let fields = memoAndSearchAttributes(runID).searchAttributes  // one fold of start and upserts, as Describe's
-        let types = Self.declaredTypes(fields)
+        // A registered attribute is read as its type, as Temporal's servers read it; others as the payload says.
+        let registered = runs[runID].flatMap { registeredSearchAttributes[$0.ref.namespace] } ?? [:]
+        let types = Self.declaredTypes(fields).merging(registered.filter { fields[$0.key] != nil }) { _, registered in registered }
         var values: [String: SearchAttributeValue] = [:]
         for (name, type) in types {
             if let data = fields[name]?.data, let value = Self.decode(data, as: type) { values[name] = value }  // an empty upsert removes it
