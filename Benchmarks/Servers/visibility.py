@@ -4,7 +4,9 @@
 
 For every target -- timekeeper, timekeeper-baseline if ``$TIMEKEEPER_BASELINE_BIN`` is set, and
 ``temporal server start-dev`` (in memory, on 127.0.0.1, with ``--search-attribute Tenant=Keyword``) --
-the server is started once, fresh, and grown through the sizes (default 1,000 / 10,000 / 100,000):
+the server is started once, fresh, and grown through the sizes (default 1,000 / 10,000 / 100,000).
+``Tenant`` is registered as a Keyword with AddSearchAttributes where the server lacks it (a server without
+that call types it by the payloads' metadata, as Temporal's test servers do).  Then, for each size:
 
 1. **populate**: runs are started (``start_workflow`` by type name, ``--concurrency`` in flight, default
    100) on a task queue nobody polls, so they stay open; 1 in 5 is terminated right after its start, so
@@ -61,12 +63,15 @@ import repo_paths  # noqa: E402,F401 -- first: puts Tests/Integration/support on
 
 from netutil import LOOPBACK  # noqa: E402
 
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest  # noqa: E402
 from temporalio.api.workflowservice.v1 import (  # noqa: E402
     CountWorkflowExecutionsRequest,
     ListWorkflowExecutionsRequest,
 )
 from temporalio.client import Client  # noqa: E402
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes  # noqa: E402
+from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
 
 from command_line import add_only_option, begin_run, bench_each_target, run_and_exit  # noqa: E402
 from proc_readings import UsageSince, proc_cpu_s, rss_mib  # noqa: E402
@@ -149,6 +154,23 @@ async def wait_ready(client: Client, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def register_search_attribute(client: Client) -> str:
+    """Registers the Keyword attribute unless the server has it already (the dev server, from its command
+    line); a server without AddSearchAttributes types unregistered attributes by their payloads' metadata, as
+    Temporal's test servers do. Returns how the attribute came to be known."""
+    have = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=NAMESPACE))
+    if SEARCH_ATTRIBUTE in have.custom_attributes:
+        return "registered at start-up"
+    try:
+        await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=NAMESPACE, search_attributes={SEARCH_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}))
+    except RPCError as e:
+        if e.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        return "not registered (AddSearchAttributes unimplemented: typed by the payloads' metadata)"
+    return "registered with AddSearchAttributes"
 
 
 async def wait_consistent(client: Client, ds: Dataset, n: int) -> None:
@@ -240,8 +262,10 @@ async def bench_target(target: Target, st: Settings, ds: Dataset, res: ScalingRe
             log(f"[{name}] server pid {server.pid} on {LOOPBACK}:{server.port}, log {server.log_path}")
             client = await asyncio.wait_for(server.connect(), st.timeout)
             await server.checked(lambda: wait_ready(client, 60.0))
+            how = await server.checked(lambda: register_search_attribute(client))
+            res.notes.append(f"{name}: {SEARCH_ATTRIBUTE} (Keyword) {how}")
             await asyncio.sleep(1.0)
-            log(f"[{name}] connected; idle RSS {rss_mib(server.pid):.1f} MiB")
+            log(f"[{name}] connected; {SEARCH_ATTRIBUTE} {how}; idle RSS {rss_mib(server.pid):.1f} MiB")
         except Exception as e:  # noqa: BLE001 -- record and carry on with the next target
             msg = short_error(e)
             log(f"[{name}] start/connect FAILED: {msg}")

@@ -306,6 +306,12 @@ public nonisolated struct Timekeeper_Inspection_V1_ListWorkflowsRequest: Sendabl
   /// Empty: every namespace.
   public var namespace: String = String()
 
+  /// A list filter in Temporal's language, as ListWorkflowExecutions takes it (e.g. "WorkflowType = 'Hello'
+  /// AND ExecutionStatus = 'Running'"). Empty: every run, newest first. Otherwise only the runs it matches,
+  /// in the list's order (open runs first, then the most recently closed, or the query's ORDER BY); a query
+  /// that does not parse is an INVALID_ARGUMENT naming where it went wrong.
+  public var query: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -799,7 +805,7 @@ nonisolated extension Timekeeper_Inspection_V1_ListTimetableResponse: SwiftProto
 
 nonisolated extension Timekeeper_Inspection_V1_ListWorkflowsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListWorkflowsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}query\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -808,6 +814,7 @@ nonisolated extension Timekeeper_Inspection_V1_ListWorkflowsRequest: SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.query) }()
       default: break
       }
     }
@@ -817,11 +824,15 @@ nonisolated extension Timekeeper_Inspection_V1_ListWorkflowsRequest: SwiftProtob
     if !self.namespace.isEmpty {
       try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 1)
     }
+    if !self.query.isEmpty {
+      try visitor.visitSingularStringField(value: self.query, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Timekeeper_Inspection_V1_ListWorkflowsRequest, rhs: Timekeeper_Inspection_V1_ListWorkflowsRequest) -> Bool {
     if lhs.namespace != rhs.namespace {return false}
+    if lhs.query != rhs.query {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,3 +1,4 @@
+internal import Foundation
 internal import GRPCCore
 internal import SwiftProtobuf
 internal import TemporalAPI
@@ -21,7 +22,7 @@ struct InspectionHandlers: UnaryService {
         }
         router.registerUnary(IS.Method.ListWorkflows.descriptor) {
             (request: Timekeeper_Inspection_V1_ListWorkflowsRequest, _) in
-            Inspection.workflows(engine, namespace: request.namespace)
+            try Inspection.workflows(engine, namespace: request.namespace, query: request.query)
         }
     }
 }
@@ -70,27 +71,66 @@ enum Inspection {
         }
     }
 
-    static func workflows(_ engine: Engine, namespace: String) -> Timekeeper_Inspection_V1_ListWorkflowsResponse {
-        engine.inspect { core, _ in
-            .with {
-                $0.workflows = core.runs.values
-                    .filter { namespace.isEmpty || $0.ref.namespace == namespace }
-                    .sorted { ($0.startedAt, $0.ref.runID) > ($1.startedAt, $1.ref.runID) }
-                    .map { run in
-                        .with {
-                            $0.namespace = run.ref.namespace
-                            $0.workflowID = run.ref.workflowID
-                            $0.runID = run.ref.runID
-                            $0.workflowType = run.workflowType
-                            $0.taskQueue = run.taskQueue
-                            $0.status = statusName(run.status)
-                            $0.startTime = run.startedAt.timestamp
-                            if let closedAt = run.closedAt { $0.closeTime = closedAt.timestamp }
-                            $0.historyLength = run.lastEventID
-                            if let trap = core.traps[run.ref.runID] { $0.trap = trap.description }
-                        }
-                    }
+    /// The runs of `namespace` (empty: every namespace), newest first; with a list-filter `query`, only
+    /// the runs `ListWorkflowExecutions` would answer for it, in its order. A query that does not parse
+    /// throws the list's invalid-argument error (its message names where the query went wrong).
+    static func workflows(_ engine: Engine, namespace: String, query: String = "") throws(EngineError)
+        -> Timekeeper_Inspection_V1_ListWorkflowsResponse
+    {
+        guard !query.allSatisfy(\.isWhitespace) else {
+            return engine.inspect { core, _ in
+                .with {
+                    $0.workflows = core.runs.values
+                        .filter { namespace.isEmpty || $0.ref.namespace == namespace }
+                        .sorted { ($0.startedAt, $0.ref.runID) > ($1.startedAt, $1.ref.runID) }
+                        .map { summary($0, core: core) }
+                }
             }
+        }
+        // Every namespace runs were started in (the default one when there are none, so that a bad query is
+        // still reported), each listed as the workflow service would list it. A namespace whose runs lack a
+        // custom attribute the query names refuses it; the query fails only if every namespace refuses it.
+        let namespaces = namespace.isEmpty
+            ? engine.inspect { core, _ in Set(core.runs.values.map(\.ref.namespace)).sorted() }
+            : [namespace]
+        var runIDs: [String] = []
+        var refusal: EngineError?
+        var answered = false
+        for namespace in namespaces.isEmpty ? ["default"] : namespaces {
+            var token = Data()
+            do throws(EngineError) {
+                repeat {
+                    let page = try engine.listWorkflows(.with {
+                        $0.namespace = namespace
+                        $0.query = query
+                        $0.nextPageToken = token
+                    })
+                    runIDs += page.executions.map(\.execution.runID)
+                    token = page.nextPageToken
+                } while !token.isEmpty
+                answered = true
+            } catch {
+                refusal = refusal ?? error
+            }
+        }
+        if !answered, let refusal { throw refusal }
+        return engine.inspect { core, _ in
+            .with { $0.workflows = runIDs.compactMap { core.runs[$0] }.map { summary($0, core: core) } }
+        }
+    }
+
+    static func summary(_ run: WorkflowRun, core: EngineCore) -> Timekeeper_Inspection_V1_WorkflowSummary {
+        .with {
+            $0.namespace = run.ref.namespace
+            $0.workflowID = run.ref.workflowID
+            $0.runID = run.ref.runID
+            $0.workflowType = run.workflowType
+            $0.taskQueue = run.taskQueue
+            $0.status = statusName(run.status)
+            $0.startTime = run.startedAt.timestamp
+            if let closedAt = run.closedAt { $0.closeTime = closedAt.timestamp }
+            $0.historyLength = run.lastEventID
+            if let trap = core.traps[run.ref.runID] { $0.trap = trap.description }
         }
     }
 

@@ -27,12 +27,13 @@ struct WorkflowServiceHandlers: UnaryService {
                 $0.ownerEmail = record.ownerEmail
                 $0.data = record.data
                 $0.id = NamespaceIDs.id(for: name)
-                // Only what is served: updates and eager workflow start, but no worker heartbeats (the SDK
-                // would call RecordWorkerHeartbeat).
+                // Only what is served: updates, eager workflow start and worker heartbeats (the SDKs then
+                // send RecordWorkerHeartbeat once a minute).
                 $0.capabilities = .with {
                     $0.syncUpdate = true
                     $0.asyncUpdate = true
                     $0.eagerWorkflowStart = true
+                    $0.workerHeartbeats = true
                 }
                 $0.supportsSchedules = true
             }
@@ -259,6 +260,9 @@ struct WorkflowServiceHandlers: UnaryService {
         router.registerUnary(WS.Method.ShutdownWorker.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_ShutdownWorkerRequest, _) in
             engine.shutdownWorker(namespace: request.namespace, stickyQueue: request.stickyTaskQueue)
+            // Its last heartbeat (status SHUTTING_DOWN) is kept, as Temporal's server keeps it; a bad one is
+            // left out rather than failing the shutdown.
+            if request.hasWorkerHeartbeat { try? engine.recordWorkerHeartbeats(namespace: request.namespace, [request.workerHeartbeat]) }
             return Temporal_Api_Workflowservice_V1_ShutdownWorkerResponse()
         }
 

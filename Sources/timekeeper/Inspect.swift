@@ -96,12 +96,24 @@ struct WorkflowCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Describe.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List workflow runs, newest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List workflow runs, newest first (with --query: the runs it matches, in the list's order).")
         @OptionGroup var connection: ConnectionOptions
+        @Option(
+            name: [.customShort("q"), .long],
+            help: "A list filter, as `temporal workflow list --query` takes it, e.g. \"WorkflowType = 'Hello' AND ExecutionStatus = 'Running'\".")
+        var query = ""
 
         func execute() async throws {
-            let list = try await connection.withInspection { inspection in
-                try await inspection.listWorkflows(.with { $0.namespace = connection.namespace })
+            let list: Timekeeper_Inspection_V1_ListWorkflowsResponse
+            do {
+                list = try await connection.withInspection { inspection in
+                    try await inspection.listWorkflows(.with { $0.namespace = connection.namespace; $0.query = query })
+                }
+            } catch let error as RPCError where error.code == .invalidArgument {
+                // The server's words, which name where the query went wrong.
+                FileHandle.standardError.write(Data("timekeeper: \(error.message)\n".utf8))
+                throw ExitCode.failure
             }
             if connection.output == .json { return try connection.printJSON(list) }
             Text.printTable(

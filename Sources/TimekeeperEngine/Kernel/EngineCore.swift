@@ -62,6 +62,8 @@ package struct EngineCore: Sendable {
     package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
     /// Custom search attributes clients registered, by namespace (see `EngineCore+SearchAttributes.swift`).
     package internal(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+    /// The latest heartbeat of each worker (engine state; not history).
+    package internal(set) var workers: [WorkerKey: WorkerHeartbeat] = [:]
     /// Batch operations by namespace and job id (engine state beside the runs; not history).
     package internal(set) var batches: [BatchKey: BatchRecord] = [:]
     /// Each run's history, beside the runs so that a copy of a run never copies its history.

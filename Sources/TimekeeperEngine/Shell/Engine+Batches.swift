@@ -37,3 +37,22 @@ extension Engine {
         try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in try core.stopBatch(request, wallNow: now) }
     }
 }
+
+/// Worker heartbeats and the calls that read them.
+extension Engine {
+    package func recordWorkerHeartbeats(namespace: String, _ heartbeats: [WorkerHeartbeat]) throws(EngineError) {
+        try transact { (core: inout EngineCore, now: Instant) throws(EngineError) in
+            try core.recordWorkerHeartbeats(namespace: namespace, heartbeats, wallNow: now)
+        }
+    }
+
+    package func listWorkers(namespace: String, query: String) throws(EngineError) -> [WorkerHeartbeat] {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in try core.listWorkers(namespace: namespace, query: query) }
+    }
+
+    package func describeWorker(namespace: String, instanceKey: String) throws(EngineError) -> WorkerHeartbeat {
+        try transact { (core: inout EngineCore, _: Instant) throws(EngineError) in
+            try core.describeWorker(namespace: namespace, instanceKey: instanceKey)
+        }
+    }
+}

@@ -13,7 +13,7 @@ internal import TimekeeperEngine
 /// | `/` | the page |
 /// | `/api/clock` | `GetClockResponse` as JSON |
 /// | `/api/timetable` | `ListTimetableResponse` as JSON |
-/// | `/api/workflows` | `ListWorkflowsResponse` as JSON |
+/// | `/api/workflows?query=Q&namespace=N` | `ListWorkflowsResponse` as JSON; `query` (optional) is a list filter, and one that does not parse answers 400 with `{"error": message}` |
 /// | `/api/history?workflow_id=W&run_id=R&namespace=N` | `GetWorkflowExecutionHistoryResponse` as JSON |
 enum WebServer {
     /// Serves until cancelled; `onListening` gets the bound port.
@@ -37,8 +37,14 @@ enum WebServer {
     /// Answers one request: status, content type, body.
     static func respond(to uri: String, engine: Engine) -> (HTTPResponseStatus, String, String) {
         let components = URLComponents(string: uri)
+        // Form decoding, as the page's URLSearchParams encodes: "+" is a space, "%2B" a plus.
+        func decoded(_ text: String) -> String {
+            let spaced = text.replacingOccurrences(of: "+", with: " ")
+            return spaced.removingPercentEncoding ?? spaced
+        }
         let query = Dictionary(
-            (components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+            (components?.percentEncodedQueryItems ?? []).map { (decoded($0.name), decoded($0.value ?? "")) },
+            uniquingKeysWith: { _, last in last })
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         func json(_ message: some SwiftProtobuf.Message) -> (HTTPResponseStatus, String, String) {
@@ -49,7 +55,15 @@ enum WebServer {
         case "/", "/index.html": return (.ok, "text/html; charset=utf-8", WebPage.html)
         case "/api/clock": return json(Inspection.clock(engine))
         case "/api/timetable": return json(Inspection.timetable(engine))
-        case "/api/workflows": return json(Inspection.workflows(engine, namespace: query["namespace"] ?? ""))
+        case "/api/workflows":
+            do throws(EngineError) {
+                return json(try Inspection.workflows(
+                    engine, namespace: query["namespace"] ?? "", query: query["query"] ?? ""))
+            } catch {
+                let body = (try? JSONSerialization.data(withJSONObject: ["error": error.message]))
+                    .flatMap { String(data: $0, encoding: .utf8) } ?? #"{"error":"invalid query"}"#
+                return (error.code == .invalidArgument ? .badRequest : .internalServerError, "application/json", body)
+            }
         case "/api/history":
             let namespace = query["namespace"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
             let events: [HistoryEvent]? = engine.inspect { core, _ in
