@@ -33,7 +33,8 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
                 .addingClamped(Int64(timestamp.nanos)))
     }
 
-    public var description: String { timestamp.textFormatString() }
+    /// RFC 3339 in UTC, as the log and the inspection tools print times.
+    public var description: String { RFC3339.format(nanosecondsSinceEpoch: nanosecondsSinceEpoch) }
 }
 
 extension Duration {
