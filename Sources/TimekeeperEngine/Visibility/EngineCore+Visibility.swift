@@ -78,7 +78,11 @@ extension EngineCore {
             throw .invalidArgument("invalid query: 'group by' clause is only supported in count query")
         }
         refreshVisibility()
-        return (filter, (visibility.records[namespace] ?? [:]).values.filter { filter.matches($0) })
+        let records = visibility.records[namespace] ?? [:]
+        guard let candidates = visibility.candidates(namespace: namespace, filter.predicate) else {
+            return (filter, records.values.filter { filter.matches($0) })
+        }
+        return (filter, candidates.compactMap { records[$0] }.filter { filter.matches($0) })
     }
 
     /// What visibility knows of a run, by the attribute names queries use (`customValues` from

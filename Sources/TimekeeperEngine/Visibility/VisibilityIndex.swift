@@ -16,6 +16,13 @@ package struct VisibilityIndex: Sendable {
     private(set) var stale: Set<String> = []
     /// Custom attribute types runs have carried, by namespace (a type seen later replaces an earlier one).
     private(set) var usedTypes: [String: [String: SearchAttributeType]] = [:]
+    /// For equality on a keyword attribute: namespace → attribute → value → the runs whose record holds it.
+    /// A query whose conjunction names such a value looks at those runs only (see `candidates`).
+    private var postings: [String: [String: [String: Set<String>]]] = [:]
+
+    /// Keyword attributes worth a posting list: a run id or root id names one run, so only these and the
+    /// custom attributes (whatever their type: only keyword lookups read them) are indexed.
+    static let indexedSystemAttributes: Set<String> = ["WorkflowId", "WorkflowType", "TaskQueue"]
 
     mutating func markStale(_ runID: String) { stale.insert(runID) }
 
@@ -34,13 +41,58 @@ package struct VisibilityIndex: Sendable {
     }
 
     mutating func store(_ record: VisibilityRecord, runID: String, namespace: String) {
+        if let old = records[namespace]?[runID] { post(old, runID: runID, namespace: namespace, adding: false) }
         records[namespace, default: [:]][runID] = record
         namespaceOfRun[runID] = namespace
+        post(record, runID: runID, namespace: namespace, adding: true)
     }
 
     mutating func remove(runID: String) {
         guard let namespace = namespaceOfRun.removeValue(forKey: runID) else { return }
-        records[namespace]?[runID] = nil
+        if let old = records[namespace]?.removeValue(forKey: runID) { post(old, runID: runID, namespace: namespace, adding: false) }
+    }
+
+    private mutating func post(_ record: VisibilityRecord, runID: String, namespace: String, adding: Bool) {
+        for (name, value) in record.attributes {
+            guard case .string(let text) = value,
+                Self.indexedSystemAttributes.contains(name) || ListFilterSchema.systemAttributes[name] == nil
+            else { continue }
+            if adding {
+                postings[namespace, default: [:]][name, default: [:]][text, default: []].insert(runID)
+            } else {
+                postings[namespace]?[name]?[text]?.remove(runID)
+                if postings[namespace]?[name]?[text]?.isEmpty == true { postings[namespace]?[name]?[text] = nil }
+            }
+        }
+    }
+
+    /// The runs that can match a predicate, when one of its top-level conjuncts is equality (or IN) on an
+    /// indexed keyword attribute: the smallest such set; nil when none narrows it (every run is a candidate).
+    /// Only a narrowing: the caller still tests each candidate against the whole predicate. Strings that
+    /// are equal here but differ in bytes (canonical equivalents) are told apart by that test.
+    func candidates(namespace: String, _ predicate: ListFilter.Predicate?) -> Set<String>? {
+        guard let predicate, let lists = postings[namespace] else { return nil }
+        var best: Set<String>?
+        for conjunct in Self.conjuncts(predicate) {
+            guard case .test(let attribute, let test) = conjunct, attribute.type == .keyword,
+                Self.indexedSystemAttributes.contains(attribute.name) || ListFilterSchema.systemAttributes[attribute.name] == nil
+            else { continue }
+            let values: [SearchAttributeValue]
+            switch test {
+            case .compare(.equal, let value): values = [value]
+            case .oneOf(let list, negated: false): values = list
+            default: continue
+            }
+            var found = Set<String>()
+            for case .string(let text) in values { found.formUnion(lists[attribute.name]?[text] ?? []) }
+            if best.map({ found.count < $0.count }) ?? true { best = found }
+        }
+        return best
+    }
+
+    private static func conjuncts(_ predicate: ListFilter.Predicate) -> [ListFilter.Predicate] {
+        if case .and(let left, let right) = predicate { return conjuncts(left) + conjuncts(right) }
+        return [predicate]
     }
 }
 

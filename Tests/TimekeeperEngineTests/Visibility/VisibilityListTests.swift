@@ -88,4 +88,32 @@ import Testing
         #expect(try ids(core, "ExecutionStatus = 'Completed'").0.sorted() == ["b", "c"])
         #expect(core.visibility.records["default"]?.count == 4)
     }
+
+    @Test func anEqualityOnAKeywordLooksUpItsRunsAndFollowsUpsertsAndDeletes() throws {
+        func colour(_ name: String) -> Temporal_Api_Common_V1_Payload {
+            .with {
+                $0.metadata["encoding"] = Data("json/plain".utf8)
+                $0.metadata["type"] = Data("Keyword".utf8)
+                $0.data = Data("\"\(name)\"".utf8)
+            }
+        }
+        var scenario = Scenario()
+        for (id, name) in [("r1", "red"), ("r2", "red"), ("b1", "blue")] {
+            _ = try scenario.start(id, requestID: id) { $0.searchAttributes.indexedFields = ["Colour": colour(name)] }
+        }
+        #expect(try ids(scenario.core, "Colour = 'red'").0.sorted() == ["r1", "r2"])
+        // r1's first task upserts blue; b1 is deleted.
+        let task = try #require(try scenario.poll())
+        #expect(task.workflowExecution.workflowID == "r1")
+        try scenario.complete(task, [.with {
+            $0.commandType = .upsertWorkflowSearchAttributes
+            $0.upsertWorkflowSearchAttributesCommandAttributes.searchAttributes.indexedFields = ["Colour": colour("blue")]
+        }])
+        try scenario.core.deleteWorkflow(.with { $0.namespace = "default"; $0.workflowExecution.workflowID = "b1" },
+                                         wallNow: scenario.wall)
+        #expect(try ids(scenario.core, "Colour = 'red'").0 == ["r2"])
+        #expect(try ids(scenario.core, "Colour IN ('blue', 'green') AND WorkflowType = 'Hello'").0 == ["r1"])
+        #expect(try ids(scenario.core, "Colour = 'red' OR WorkflowId = 'r1'").0.sorted() == ["r1", "r2"])
+        #expect(try ids(scenario.core, "WorkflowId = 'b1'").0.isEmpty)
+    }
 }
