@@ -2,6 +2,7 @@ internal import GRPCCore
 internal import NIOPosix
 package import Logging
 internal import ServiceLifecycle
+internal import SwiftProtobuf
 internal import TemporalAPI
 package import TimekeeperEngine
 
@@ -12,6 +13,10 @@ package struct ServerOptions: Sendable {
     package var engine: EngineCore.Configuration
     /// Port of the web page, if one is wanted.
     package var uiPort: Int?
+    /// Namespaces registered before the first call (the dev server's `--namespace`).
+    package var namespaces: [String] = []
+    /// Search attributes registered in "default" and those namespaces (the dev server's `--search-attribute`).
+    package var searchAttributes: [String: SearchAttributeType] = [:]
 
     package init(host: String, port: Int, engine: EngineCore.Configuration, uiPort: Int? = nil) {
         self.host = host
@@ -34,6 +39,7 @@ package enum TimekeeperServer {
         // TIMEKEEPER_THREADS asks for more (see main.swift).
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
+        try register(options, in: engine)
         let router = UnaryRouter.allServices(engine: engine)
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
@@ -46,6 +52,20 @@ package enum TimekeeperServer {
                 logger.notice("draining: no new connections; answering the calls in flight, then stopping")
                 listener.drain()
             }
+        }
+    }
+
+    /// What the command line asks to exist before the first call: namespaces and their search attributes.
+    private static func register(_ options: ServerOptions, in engine: Engine) throws {
+        for namespace in options.namespaces where namespace != "default" && !engine.namespaceRecord(namespace).registered {
+            try engine.registerNamespace(.with { $0.namespace = namespace })
+        }
+        guard !options.searchAttributes.isEmpty else { return }
+        for namespace in Set(["default"] + options.namespaces) {
+            try engine.addSearchAttributes(.with {
+                $0.namespace = namespace
+                $0.searchAttributes = options.searchAttributes.mapValues(\.indexedValueType)
+            })
         }
     }
 

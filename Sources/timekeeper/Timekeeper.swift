@@ -15,12 +15,16 @@ struct Timekeeper: ParsableCommand {
         usage: """
             timekeeper PORT [--enable-time-skipping] [--host <host>] [--ui-port <port>] [--log-level <level>]
               timekeeper test-server [--port <port>] [--enable-time-skipping] [--ui-port <port>]
+              timekeeper server start-dev [--port <port>] [--ip <ip>] [--namespace <ns>]… [--search-attribute NAME=TYPE]…
+                [--ui-port <port> | --headless] [--log-level <level>] [--dynamic-config-value KEY=VALUE]…
               timekeeper clock|timetable [--address HOST:PORT] [--output text|json]
               timekeeper workflow list|show|describe [--address HOST:PORT] [--output text|json]
             """,
         discussion: """
             Started as `timekeeper PORT [--enable-time-skipping]`, it behaves like Temporal's Java test \
-            server, which is how SDKs launch it (e.g. Python's test_server_existing_path).
+            server, which is how SDKs launch it (e.g. Python's test_server_existing_path). Started as \
+            `timekeeper server start-dev …`, it is a dev server with a real clock, launched as SDKs launch \
+            Temporal's CLI dev server (Python's start_local(dev_server_existing_path=…)); its store is in memory.
             """,
         subcommands: [LaunchedBySDK.self, TestServer.self, ClockCommand.self, TimetableCommand.self, WorkflowCommand.self],
         defaultSubcommand: LaunchedBySDK.self
@@ -64,18 +68,30 @@ struct TestServerLaunch {
     var dynamicConfig: [DynamicConfigValue] = []
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "timekeeper")
-        var engine = EngineCore.Configuration(skipsTime: true, startsLocked: !enableTimeSkipping)
-        for note in DynamicConfigValue.apply(dynamicConfig, to: &engine) { logger.notice("\(note)") }
+        let logger = startLogging(at: logLevel)
+        let engine = engineConfiguration(skipsTime: true, startsLocked: !enableTimeSkipping, dynamicConfig, logger: logger)
         let options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
         try await serveUntilSignalled(options, logger: logger)
     }
+}
+
+/// Logs go to standard error at `level`; answers the server's logger.
+func startLogging(at level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "timekeeper")
+}
+
+/// The engine's configuration for a mode, with the `--dynamic-config-value`s it honours (the rest are logged).
+func engineConfiguration(skipsTime: Bool, startsLocked: Bool, _ dynamicConfig: [DynamicConfigValue], logger: Logger)
+    -> EngineCore.Configuration
+{
+    var engine = EngineCore.Configuration(skipsTime: skipsTime, startsLocked: startsLocked)
+    for note in DynamicConfigValue.apply(dynamicConfig, to: &engine) { logger.notice("\(note)") }
+    return engine
 }
 
 /// Runs the server until SIGTERM or SIGINT, which drain it gracefully (GOAWAY, in-flight calls answered,

@@ -25,6 +25,17 @@ if let launch = TestServerLaunch(sdkArguments: Array(CommandLine.arguments.dropF
     exit(0)
 }
 
+// So does the dev-server form, `server start-dev …` (see `DevServerLaunch`).
+do {
+    if let launch = try DevServerLaunch(arguments: Array(CommandLine.arguments.dropFirst())) {
+        try await launch.run()
+        exit(0)
+    }
+} catch {
+    FileHandle.standardError.write(Data("timekeeper: \(error)\n".utf8))
+    exit(1)
+}
+
 do {
     let command = try Timekeeper.parseAsRoot()
     guard let runnable = command as? any TimekeeperCommand else {

@@ -104,4 +104,19 @@ import Testing
         let missing = refusal { () throws(EngineError) in _ = try scenario.core.describeBatch(namespace: "default", jobID: "nope") }
         #expect(missing?.code == .notFound && missing?.message == "workflow not found for ID: nope")
     }
+
+    @Test func finishedBatchesAreKeptUpToALimitTheOldestGoingFirst() throws {
+        var scenario = Scenario()
+        let limit = EngineCore.keptBatchesPerNamespace
+        for index in 0..<(limit + 5) {
+            let key = try scenario.core.startBatch(batch("job-\(index)", query: "WorkflowId = 'nobody'") {
+                $0.terminationOperation = .init()
+            }, wallNow: scenario.wall)
+            _ = scenario.core.advanceBatch(key, limit: 100, wallNow: scenario.wall)
+            scenario.advanceWall(by: .milliseconds(1))
+        }
+        #expect(scenario.core.batches.count == limit + 1)
+        #expect(scenario.core.batches[BatchKey(namespace: "default", jobID: "job-0")] == nil)
+        #expect(scenario.core.batches[BatchKey(namespace: "default", jobID: "job-\(limit + 4)")] != nil)
+    }
 }

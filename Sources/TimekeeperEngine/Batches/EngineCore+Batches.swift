@@ -8,6 +8,9 @@ package import TemporalAPI
 extension EngineCore {
     /// Temporal's `frontend.MaxConcurrentBatchOperationPerNamespace` default: one open batch per namespace.
     static let maxConcurrentBatchesPerNamespace = 1
+    /// Finished batches kept per namespace (the oldest go first), so that many small batches cannot grow
+    /// the server without end; Temporal keeps them for the namespace's retention.
+    static let keptBatchesPerNamespace = 1000
 
     /// Records a new batch with the executions it will visit; answers its key. Nothing is visited yet.
     package mutating func startBatch(_ request: StartBatchRequest, wallNow: Instant) throws(EngineError) -> BatchKey {
@@ -37,6 +40,7 @@ extension EngineCore {
                 core.batches[key] = BatchRecord(
                     operation: operation, reason: request.reason, identity: Self.identity(request), query: request.visibilityQuery,
                     startedAt: core.clock.now, remaining: targets, total: Int64(targets.count))
+                core.forgetOldBatches(namespace: key.namespace)
                 return key
             }
         }
@@ -129,6 +133,13 @@ extension EngineCore {
                 core.batches[key]?.closedAt = core.clock.now
             }
         }
+    }
+
+    private mutating func forgetOldBatches(namespace: String) {
+        let finished = batches.filter { $0.key.namespace == namespace && $0.value.state != .running }
+        guard finished.count > Self.keptBatchesPerNamespace else { return }
+        let oldest = finished.sorted { ($0.value.startedAt, $0.key.jobID) < ($1.value.startedAt, $1.key.jobID) }
+        for (key, _) in oldest.prefix(finished.count - Self.keptBatchesPerNamespace) { batches[key] = nil }
     }
 
     private func batch(namespace: String, jobID: String) throws(EngineError) -> (BatchKey, BatchRecord) {

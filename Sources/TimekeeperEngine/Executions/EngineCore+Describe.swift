@@ -119,7 +119,9 @@ extension EngineCore {
             }
             let (memo, searchAttributes) = memoAndSearchAttributes(run.ref.runID)
             if !memo.isEmpty { $0.memo = .with { $0.fields = memo } }
-            if !searchAttributes.isEmpty { $0.searchAttributes = .with { $0.indexedFields = searchAttributes } }
+            if !searchAttributes.isEmpty {
+                $0.searchAttributes = .with { $0.indexedFields = typedSearchAttributes(searchAttributes, namespace: run.ref.namespace) }
+            }
         }
     }
 

@@ -43,6 +43,9 @@ extension EngineCore {
             if request.hasMemo { $0.memo = request.memo }
             if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
             if request.hasHeader { $0.header = request.header }
+            if request.hasWorkflowStartDelay { $0.workflowStartDelay = request.workflowStartDelay }
+            if request.hasUserMetadata { $0.userMetadata = request.userMetadata }
+            if request.hasPriority { $0.priority = request.priority }
         }
         let signal = StartSignal(
             name: request.signalName, input: request.hasSignalInput ? request.signalInput : nil,

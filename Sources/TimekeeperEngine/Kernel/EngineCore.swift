@@ -44,6 +44,9 @@ package struct EngineCore: Sendable {
         /// (`limit.historyCount.suggestContinueAsNew`, `limit.historySize.suggestContinueAsNew`).
         package var suggestContinueAsNewAtEventCount: Int64 = 4 * 1024
         package var suggestContinueAsNewAtHistoryBytes: Int64 = 4 * 1024 * 1024
+        /// Test mode registers a custom search attribute on first use (Temporal's Java test server accepts
+        /// any); dev mode refuses a name nobody registered, as Temporal's dev server does.
+        package var registersSearchAttributesOnFirstUse = true
 
         package init(skipsTime: Bool, startsLocked: Bool) {
             self.skipsTime = skipsTime

@@ -44,6 +44,10 @@ extension EngineCore {
         let record = try schedule(namespace: namespace, scheduleID)
         return .with {
             $0.schedule = record.schedule
+            if case .startWorkflow(let start)? = record.schedule.action.action, !start.searchAttributes.indexedFields.isEmpty {
+                $0.schedule.action.startWorkflow.searchAttributes.indexedFields =
+                    typedSearchAttributes(start.searchAttributes.indexedFields, namespace: namespace)
+            }
             $0.info = .with {
                 $0.actionCount = record.actionCount
                 $0.missedCatchupWindow = record.missedCatchupWindow
@@ -57,7 +61,9 @@ extension EngineCore {
                 if let updatedAt = record.updatedAt { $0.updateTime = updatedAt.timestamp }
             }
             if let memo = record.memo { $0.memo = memo }
-            if let searchAttributes = record.searchAttributes { $0.searchAttributes = searchAttributes }
+            if let searchAttributes = record.searchAttributes {
+                $0.searchAttributes.indexedFields = typedSearchAttributes(searchAttributes.indexedFields, namespace: namespace)
+            }
             $0.conflictToken = record.conflictTokenData
         }
     }

@@ -31,6 +31,19 @@ extension EngineCore {
         (visibility.usedTypes[namespace] ?? [:]).merging(registeredSearchAttributes[namespace] ?? [:]) { _, registered in registered }
     }
 
+    /// Search attributes as the server answers them: a payload without `type` metadata gets its attribute's
+    /// type (Temporal's servers add it on the way out, so SDKs read even untyped attributes as typed).
+    func typedSearchAttributes(_ fields: [String: Temporal_Api_Common_V1_Payload], namespace: String)
+        -> [String: Temporal_Api_Common_V1_Payload]
+    {
+        let types = customSearchAttributes(namespace: namespace).merging(ListFilterSchema.systemAttributes) { custom, _ in custom }
+        var typed = fields
+        for (name, payload) in fields where payload.metadata["type"] == nil {
+            if let type = types[name] { typed[name]?.metadata["type"] = Data(type.rawValue.utf8) }
+        }
+        return typed
+    }
+
     /// Checks the search attributes a start, an upsert or a schedule sets; the message names the attribute
     /// and the rule, in Temporal's words.
     func checkSearchAttributes(_ fields: [String: Temporal_Api_Common_V1_Payload], namespace: String) throws(EngineError) {
@@ -48,6 +61,11 @@ extension EngineCore {
             if payload.data.count > Self.searchAttributeValueSizeLimit {
                 throw .invalidArgument(
                     "search attribute \(name) value size \(payload.data.count) exceeds size limit \(Self.searchAttributeValueSizeLimit)")
+            }
+            if registered[name] == nil, ListFilterSchema.systemAttributes[name] == nil,
+                !configuration.registersSearchAttributesOnFirstUse
+            {
+                throw .invalidArgument("Namespace \(namespace) has no mapping defined for search attribute \(name)")
             }
             guard let type = registered[name] ?? ListFilterSchema.systemAttributes[name] ?? declared[name] else { continue }
             guard Self.isNull(payload) || Self.decode(payload.data, as: type) != nil else {

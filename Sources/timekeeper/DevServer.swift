@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import TimekeeperEngine
+import TimekeeperServer
+
+/// `timekeeper server start-dev …`: the launch contract of Temporal's CLI dev server, which is what the SDKs'
+/// `start_local(dev_server_existing_path=…)` runs. The clock is the wall clock (nothing skips), every
+/// namespace `--namespace` names exists from the start, and `--search-attribute` registers attributes in
+/// them; a search attribute nobody registered is refused, as the dev server refuses it. The store is in memory, as the CLI's is without `--db-filename`; a durable store is not built yet,
+/// so `--db-filename` is refused rather than silently not kept.
+///
+/// Read by hand, as the SDK launch form is (see `TestServerLaunch.init(sdkArguments:)`), so that readiness
+/// does not pay for ArgumentParser's reflection. Go flags: `--name value` or `--name=value`.
+struct DevServerLaunch {
+    var port = 7233
+    var host = "127.0.0.1"
+    var namespaces: [String] = []
+    var logLevel: Logger.Level = .notice
+    var uiPort: Int?
+    var dynamicConfig: [DynamicConfigValue] = []
+    var searchAttributes: [String: SearchAttributeType] = [:]
+    /// Lines to log once the logger is up (flags accepted but not used).
+    var notes: [String] = []
+
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// `nil` when the arguments are not the dev-server form; throws when they are but something is wrong.
+    init?(arguments: [String]) throws(Refusal) {
+        guard arguments.count >= 2, arguments[0] == "server", arguments[1] == "start-dev" else { return nil }
+        var rest = arguments.dropFirst(2)
+        while let argument = rest.popFirst() {
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            let (name, inline) = parts.count == 2 ? (parts[0], Optional(parts[1])) : (argument, nil)
+            if name == "--headless" { continue }  // no UI unless --ui-port asks for one
+            guard let value = inline ?? rest.popFirst() else { throw Refusal(description: "\(name) needs a value") }
+            switch name {
+            case "--port", "-p": port = try Self.port(value, flag: name)
+            case "--ui-port": uiPort = try Self.port(value, flag: name)
+            case "--ip": host = value
+            case "--namespace", "-n": namespaces.append(value)
+            case "--log-level": logLevel = try Self.level(value)
+            case "--log-format": notes.append("--log-format \(value): timekeeper logs plain lines")
+            case "--dynamic-config-value":
+                guard let entry = DynamicConfigValue(value) else { throw Refusal(description: "--dynamic-config-value \(value) is not KEY=VALUE") }
+                dynamicConfig.append(entry)
+            case "--search-attribute":
+                let pair = value.split(separator: "=", maxSplits: 1).map(String.init)
+                guard pair.count == 2, !pair[0].isEmpty, let type = SearchAttributeType(named: pair[1]) else {
+                    throw Refusal(description: "--search-attribute \(value) is not NAME=TYPE with TYPE one of Text, Keyword, Int, Double, Bool, Datetime, KeywordList")
+                }
+                searchAttributes[pair[0]] = type
+            case "--sqlite-pragma": notes.append("--sqlite-pragma \(value) ignored: the store is in memory")
+            case "--db-filename", "-f":
+                throw Refusal(description: "--db-filename: timekeeper's durable store is not built yet; without the flag the dev server keeps everything in memory")
+            default:
+                throw Refusal(description: "\(name) is not a `server start-dev` flag timekeeper knows")
+            }
+        }
+    }
+
+    private static func port(_ text: String, flag: String) throws(Refusal) -> Int {
+        guard let port = Int(text), (0...65_535).contains(port) else { throw Refusal(description: "\(flag) \(text) is not a port") }
+        return port
+    }
+
+    /// Temporal's CLI levels (debug, info, warn, error, fatal; the Python SDK passes its logger's) and ours.
+    private static func level(_ text: String) throws(Refusal) -> Logger.Level {
+        switch text.lowercased() {
+        case "debug": return .debug
+        case "info": return .info
+        case "warn", "warning": return .warning
+        case "error": return .error
+        case "fatal", "panic", "never", "critical": return .critical
+        default:
+            if let level = Logger.Level(rawValue: text) { return level }
+            throw Refusal(description: "--log-level \(text) is not one of debug, info, warn, error, fatal")
+        }
+    }
+
+    func run() async throws {
+        let logger = startLogging(at: logLevel)
+        for note in notes { logger.notice("\(note)") }
+        var engine = engineConfiguration(skipsTime: false, startsLocked: false, dynamicConfig, logger: logger)
+        engine.registersSearchAttributesOnFirstUse = false
+        var options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
+        options.namespaces = namespaces
+        options.searchAttributes = searchAttributes
+        try await serveUntilSignalled(options, logger: logger)
+    }
+}
+
+extension SearchAttributeType {
+    /// The type as the dev server's `--search-attribute NAME=TYPE` spells it (case-insensitive).
+    init?(named text: String) {
+        guard let type = Self.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else { return nil }
+        self = type
+    }
+}

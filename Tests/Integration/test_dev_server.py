@@ -1,0 +1,64 @@
+"""``timekeeper server start-dev``: the launch contract of Temporal's CLI dev server, through the real SDK's
+``WorkflowEnvironment.start_local(dev_server_existing_path=…)``, which passes ``--namespace``, ``--ip``,
+``--port``, ``--headless``, ``--log-format``, ``--log-level`` and ``--search-attribute`` as it does to the CLI.
+
+The dev form's clock is the wall clock: a three-second sleep takes three seconds. Its store is in memory; the
+durable store (``--db-filename``) is not built yet and is refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.service import RPCError
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from netutil import free_loopback_port
+from timeskipping_workflows import SleepsThreeSeconds
+
+COLOUR = SearchAttributeKey.for_keyword("Colour")
+
+
+async def test_start_local_runs_a_real_clock_dev_server_with_its_namespace_and_search_attributes(timekeeper_path):
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(timekeeper_path), namespace="dev-ns", port=free_loopback_port(),
+        search_attributes=[COLOUR], dev_server_log_level="fatal",
+    ) as env:
+        assert not env.supports_time_skipping
+        task_queue = f"tq-{uuid.uuid4()}"
+        async with Worker(env.client, task_queue=task_queue, workflows=[SleepsThreeSeconds]):
+            began = time.monotonic()
+            handle = await env.client.start_workflow(
+                SleepsThreeSeconds.run, id=f"dev-{uuid.uuid4()}", task_queue=task_queue,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(COLOUR, "red")]))
+            assert await handle.result() == "slept"
+            assert time.monotonic() - began >= 3.0  # the wall clock: nothing skipped the sleep
+        # Unlike the test server, which registers an attribute on first use, the dev form refuses a name
+        # nobody registered, in Temporal's words.
+        with pytest.raises(RPCError) as refused:
+            await env.client.start_workflow(
+                SleepsThreeSeconds.run, id=f"dev-{uuid.uuid4()}", task_queue=task_queue,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_int("Size"), 1)]))
+        assert "Namespace dev-ns has no mapping defined for search attribute Size" in str(refused.value)
+        listed = await env.client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="dev-ns"))
+        assert listed.custom_attributes["Colour"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        assert [w.id async for w in env.client.list_workflows("Colour = 'red'")] == [handle.id]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--db-filename", "x.db"], "durable store is not built yet"),
+    (["--no-such-flag", "1"], "--no-such-flag is not a `server start-dev` flag"),
+    (["--log-level", "loud"], "--log-level loud is not one of"),
+    (["--search-attribute", "Colour=Colourful"], "--search-attribute Colour=Colourful is not NAME=TYPE"),
+])
+def test_a_flag_it_cannot_honour_is_refused_naming_it(timekeeper_path, flags, words):
+    finished = subprocess.run([str(timekeeper_path), "server", "start-dev", "--port", str(free_loopback_port()), *flags],
+                              capture_output=True, text=True, timeout=30)
+    assert finished.returncode != 0 and words in finished.stderr, finished
