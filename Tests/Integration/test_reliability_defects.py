@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
+    DescribeWorkerRequest,
     DescribeWorkflowExecutionRequest,
     GetSystemInfoRequest,
     GetWorkflowExecutionHistoryRequest,
+    RecordWorkerHeartbeatRequest,
     StartWorkflowExecutionRequest,
     UpdateWorkflowExecutionRequest,
 )
@@ -72,7 +75,7 @@ async def test_namespace_capabilities_advertise_only_what_is_served(env) -> None
         DescribeNamespaceRequest(namespace="default"))
     capabilities = described.namespace_info.capabilities
     advertised = {field.name for field, value in capabilities.ListFields() if value}
-    assert advertised == {"eager_workflow_start", "sync_update", "async_update"}
+    assert advertised == {"eager_workflow_start", "sync_update", "async_update", "worker_heartbeats"}
     info = await env.client.workflow_service.get_system_info(GetSystemInfoRequest())
     assert info.capabilities.eager_workflow_start
     # Served: an update of a missing workflow is NOT_FOUND, not UNIMPLEMENTED.
@@ -84,6 +87,12 @@ async def test_namespace_capabilities_advertise_only_what_is_served(env) -> None
                 request=UpdateRequest(meta=UpdateMeta(update_id="u1"), input=UpdateInput(name="anything")),
             ))
     assert raised.value.status == RPCStatusCode.NOT_FOUND
+    # Served: a worker heartbeat is kept and read back.
+    await env.client.workflow_service.record_worker_heartbeat(RecordWorkerHeartbeatRequest(
+        namespace="default", worker_heartbeat=[WorkerHeartbeat(worker_instance_key="w-1", task_queue="q")]))
+    described_worker = await env.client.workflow_service.describe_worker(
+        DescribeWorkerRequest(namespace="default", worker_instance_key="w-1"))
+    assert described_worker.worker_info.worker_heartbeat.task_queue == "q"
 
 
 @timekeeper_only
