@@ -44,13 +44,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Awaitable, Callable
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -58,7 +55,6 @@ if _HERE not in sys.path:
 
 import repo_paths  # noqa: E402,F401 -- first: puts Tests/Integration/support on sys.path
 
-from netutil import LOOPBACK  # noqa: E402
 
 from temporalio.client import Client, WorkflowExecutionStatus  # noqa: E402
 
@@ -66,7 +62,7 @@ from bench_workflows import OneActivity  # noqa: E402
 from command_line import add_only_option, add_run_options, begin_run, bench_each_target, run_and_exit  # noqa: E402
 from e2e_scenarios import Options, Plan, scenario_burst  # noqa: E402
 from proc_readings import UsageSince, rss_mib  # noqa: E402
-from run_log import log, short_error  # noqa: E402
+from run_log import log  # noqa: E402
 from scaling_results import (  # noqa: E402
     ALL_KEYS,
     BURST_KEYS,
@@ -75,8 +71,18 @@ from scaling_results import (  # noqa: E402
     Settings,
     report,
 )
-from sdk_driver import CORE_LOGS, gather_all, unique  # noqa: E402
-from servers import Server, Target, binary_missing, selected_targets  # noqa: E402
+from sdk_driver import gather_all, unique  # noqa: E402
+from servers import Target, selected_targets  # noqa: E402
+from growing_server import (  # noqa: E402
+    connect_failed,
+    kill_live_servers,
+    new_server,
+    parse_sizes,
+    phase_runner,
+    skipped_as_missing,
+    start,
+    stop_server,
+)
 
 DEFAULT_SIZES = [1_000, 10_000, 100_000]
 QUICK_SIZES = [1_000, 5_000]
@@ -86,8 +92,6 @@ DEFAULT_WARMUP = 5
 DEFAULT_CONCURRENCY = 200
 PROGRESS_EVERY = 10_000  # log progress of an open batch every this many starts
 
-# Servers started by this process and not yet killed (killed again, to be sure, on exit).
-LIVE: list[Server] = []
 
 
 async def open_workflows(client: Client, task_queue: str, id_prefix: str, first: int, last: int,
@@ -123,31 +127,18 @@ async def time_describe(client: Client, id_prefix: str, n_open: int) -> float:
 
 async def bench_target(target: Target, st: Settings, res: ScalingResults, log_dir: Path) -> None:
     name = target.name
-    exe = target.argv[0]
-    if binary_missing(target):
-        for n in st.sizes:
-            res.fail(name, n, ALL_KEYS, "n/a: binary not found")
-        res.errors.append(f"{name}: {exe} not found")
-        log(f"[{name}] skipped: {exe} not found")
+    if skipped_as_missing(target, st.sizes, res, ALL_KEYS):
         return
-
-    server = Server(target, log_dir)
-    LIVE.append(server)
-    CORE_LOGS.take()
+    server = new_server(target, log_dir)
     try:
         try:
-            server.start()
-            log(f"[{name}] server pid {server.pid} on {LOOPBACK}:{server.port}, log {server.log_path}")
+            start(server, name)
             client = await asyncio.wait_for(server.connect(), st.timeout)
             await asyncio.sleep(1.0)
             prev_rss = rss_mib(server.pid)
             log(f"[{name}] connected; idle RSS {prev_rss:.1f} MiB")
         except Exception as e:  # noqa: BLE001 -- record and carry on with the next target
-            msg = short_error(e)
-            log(f"[{name}] start/connect FAILED: {msg}")
-            res.errors.append(f"{name} / connect: {msg}")
-            for n in st.sizes:
-                res.fail(name, n, ALL_KEYS, "error: no server")
+            connect_failed(name, e, st.sizes, res, ALL_KEYS)
             return
 
         e2e_opts = Options(plan=Plan(burst=st.burst, burst_warmup=st.warmup),
@@ -156,21 +147,7 @@ async def bench_target(target: Target, st: Settings, res: ScalingResults, log_di
         opened, prev_n = 0, 0
         stop: str | None = None  # why the remaining sizes are not run
 
-        async def phase(n: int, what: str, keys: list[str], fn: Callable[[], Awaitable[None]]) -> bool:
-            """Run one phase; on failure fill ``keys`` with the error and return False."""
-            t0 = time.perf_counter()
-            try:
-                await server.checked(fn)
-                log(f"[{name}] n={n:,} {what} done in {time.perf_counter() - t0:.1f} s")
-                return True
-            except Exception as e:  # noqa: BLE001 -- record and carry on
-                msg = short_error(e)
-                log(f"[{name}] n={n:,} {what} FAILED: {msg}")
-                if os.environ.get("E2E_TRACEBACK"):
-                    traceback.print_exc()
-                res.errors.append(f"{name} / {n:,} open / {what}: {msg}")
-                res.fail(name, n, keys, cell_error(e, server))
-                return False
+        phase = phase_runner(name, server, res, "open")
 
         for n in st.sizes:
             row = res.row(name, n)
@@ -216,39 +193,11 @@ async def bench_target(target: Target, st: Settings, res: ScalingResults, log_di
             row["kib_per_open"] = (rss - prev_rss) * 1024 / (n - prev_n)
             prev_rss, prev_n = rss, n
     finally:
-        _kill(server)
-        await asyncio.sleep(0.2)  # let the core's buffered logs arrive
-        n_retries, sample = CORE_LOGS.take()
-        res.retries[name] = n_retries
-        if n_retries:
-            res.notes.append(f"{name}: {n_retries} RPC-retry warnings from the SDK core, e.g. {sample}")
-
-
-def cell_error(e: BaseException, server: Server) -> str:
-    """A short table cell for a failure; the full message goes under "errors"."""
-    if not server.alive():
-        return "error: server died"
-    if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
-        return "error: timed out"
-    return f"error: {short_error(e, 40)}"
-
-
-def _kill(server: Server) -> None:
-    server.kill()
-    if server in LIVE:
-        LIVE.remove(server)
+        await stop_server(name, server, res)
 
 
 async def amain(args: argparse.Namespace) -> int:
-    if args.sizes:
-        try:
-            sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-        except ValueError:
-            raise SystemExit(f"--sizes: expected comma-separated integers, got {args.sizes!r}") from None
-    else:
-        sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if not sizes or sizes[0] < 1:
-        raise SystemExit("--sizes must be positive integers")
+    sizes = parse_sizes(args.sizes, QUICK_SIZES if args.quick else DEFAULT_SIZES)
     st = Settings(sizes=sizes, burst=args.burst or (QUICK_BURST if args.quick else DEFAULT_BURST),
                   warmup=args.warmup, concurrency=args.concurrency, timeout=args.timeout,
                   unsandboxed=args.unsandboxed, quick=args.quick)
@@ -278,10 +227,6 @@ def main() -> None:
     add_only_option(ap)
     add_run_options(ap, timeout_s=1800.0, timeout_per="phase", stem="scaling",
                     unsandboxed_help="burst worker uses UnsandboxedWorkflowRunner")
-
-    def kill_live_servers() -> None:  # normally none: bench_target kills its server
-        for server in list(LIVE):
-            _kill(server)
 
     run_and_exit(amain, ap.parse_args(), on_interrupt=lambda: log("interrupted"), on_exit=kill_live_servers)
 

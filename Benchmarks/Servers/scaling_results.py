@@ -82,31 +82,41 @@ class ScalingResults:
             row.setdefault(k, text)
 
 
-def has_ratio(targets: list[Target]) -> bool:
+def has_ratio(targets: list[Target], pair: tuple[str, str] = RATIO) -> bool:
     names = {t.name for t in targets}
-    return RATIO[0] in names and RATIO[1] in names
+    return pair[0] in names and pair[1] in names
+
+
+def size_table(sizes: list[int], size_label: str, targets: list[Target], res: ScalingResults, cols: list[Col],
+               pair: tuple[str, str], pair_label: str, ratio_cols: list[Col]
+               ) -> tuple[list[tuple[str, int]], list[str], list[list[str]]]:
+    """(header groups, header, rows): a row per size, ``cols`` for each target, then ``pair[0] / pair[1]``
+    for ``ratio_cols`` when both targets ran."""
+    groups: list[tuple[str, int]] = [("", 1)]
+    header = [size_label]
+    for t in targets:
+        groups.append((t.name, len(cols)))
+        header += [c.label for c in cols]
+    with_ratio = has_ratio(targets, pair)
+    if with_ratio:
+        groups.append((pair_label, len(ratio_cols)))
+        header += [c.label for c in ratio_cols]
+    rows = []
+    for n in sizes:
+        r = [f"{n:,}"]
+        for t in targets:
+            r += [fmt_cell(res.get(t.name, n, c.key), c.fmt) for c in cols]
+        if with_ratio:
+            r += [ratio(res.get(pair[0], n, c.key), res.get(pair[1], n, c.key)) for c in ratio_cols]
+        rows.append(r)
+    return groups, header, rows
 
 
 def main_table(st: Settings, targets: list[Target], res: ScalingResults) -> tuple[list[tuple[str, int]], list[str],
                                                                                   list[list[str]]]:
     """(header groups, header, rows) of the main table."""
-    groups: list[tuple[str, int]] = [("", 1)]
-    header = ["open wfs"]
-    for t in targets:
-        groups.append((t.name, len(MAIN_COLS)))
-        header += [c.label for c in MAIN_COLS]
-    if has_ratio(targets):
-        groups.append((f"{RATIO[0]} / {RATIO[1].split('-')[0]}", len(RATIO_COLS)))
-        header += [c.label for c in RATIO_COLS]
-    rows = []
-    for n in st.sizes:
-        r = [f"{n:,}"]
-        for t in targets:
-            r += [fmt_cell(res.get(t.name, n, c.key), c.fmt) for c in MAIN_COLS]
-        if has_ratio(targets):
-            r += [ratio(res.get(RATIO[0], n, c.key), res.get(RATIO[1], n, c.key)) for c in RATIO_COLS]
-        rows.append(r)
-    return groups, header, rows
+    return size_table(st.sizes, "open wfs", targets, res, MAIN_COLS, RATIO, f"{RATIO[0]} / {RATIO[1].split('-')[0]}",
+                      RATIO_COLS)
 
 
 def detail_table(st: Settings, targets: list[Target], res: ScalingResults) -> tuple[list[str], list[list[str]]]:

@@ -47,11 +47,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -61,7 +59,6 @@ if _HERE not in sys.path:
 
 import repo_paths  # noqa: E402,F401 -- first: puts Tests/Integration/support on sys.path
 
-from netutil import LOOPBACK  # noqa: E402
 
 from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest  # noqa: E402
@@ -75,10 +72,20 @@ from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
 
 from command_line import add_only_option, begin_run, bench_each_target, run_and_exit  # noqa: E402
 from proc_readings import UsageSince, proc_cpu_s, rss_mib  # noqa: E402
-from run_log import log, short_error  # noqa: E402
+from run_log import log  # noqa: E402
 from scaling_results import ScalingResults  # noqa: E402
-from sdk_driver import CORE_LOGS, gather_all, unique  # noqa: E402
-from servers import Server, Target, binary_missing, selected_targets  # noqa: E402
+from sdk_driver import gather_all, unique  # noqa: E402
+from servers import Target, selected_targets  # noqa: E402
+from growing_server import (  # noqa: E402
+    connect_failed,
+    kill_live_servers,
+    new_server,
+    parse_sizes,
+    phase_runner,
+    skipped_as_missing,
+    start,
+    stop_server,
+)
 from visibility_results import (  # noqa: E402
     ALL_KEYS,
     PAGE_SIZE,
@@ -113,8 +120,6 @@ TENANT = SearchAttributeKey.for_keyword(SEARCH_ATTRIBUTE)
 DEV_SERVER_ARGS = ["--search-attribute", f"{SEARCH_ATTRIBUTE}=Keyword",
                    "--dynamic-config-value", "frontend.namespaceRPS.visibility=100000"]
 
-# Servers started by this process and not yet killed (killed again, to be sure, on exit).
-LIVE: list[Server] = []
 
 
 async def populate(client: Client, ds: Dataset, task_queue: str, id_prefix: str, first: int, last: int,
@@ -246,20 +251,12 @@ async def time_query(call: Callable[[], Awaitable[Any]], check: Callable[[Any], 
 
 async def bench_target(target: Target, st: Settings, ds: Dataset, res: ScalingResults, log_dir: Path) -> None:
     name = target.name
-    if binary_missing(target):
-        for n in st.sizes:
-            res.fail(name, n, ALL_KEYS, "n/a: binary not found")
-        res.errors.append(f"{name}: {target.argv[0]} not found")
-        log(f"[{name}] skipped: {target.argv[0]} not found")
+    if skipped_as_missing(target, st.sizes, res, ALL_KEYS):
         return
-
-    server = Server(target, log_dir)
-    LIVE.append(server)
-    CORE_LOGS.take()
+    server = new_server(target, log_dir)
     try:
         try:
-            server.start()
-            log(f"[{name}] server pid {server.pid} on {LOOPBACK}:{server.port}, log {server.log_path}")
+            start(server, name)
             client = await asyncio.wait_for(server.connect(), st.timeout)
             await server.checked(lambda: wait_ready(client, 60.0))
             how = await server.checked(lambda: register_search_attribute(client))
@@ -267,32 +264,14 @@ async def bench_target(target: Target, st: Settings, ds: Dataset, res: ScalingRe
             await asyncio.sleep(1.0)
             log(f"[{name}] connected; {SEARCH_ATTRIBUTE} {how}; idle RSS {rss_mib(server.pid):.1f} MiB")
         except Exception as e:  # noqa: BLE001 -- record and carry on with the next target
-            msg = short_error(e)
-            log(f"[{name}] start/connect FAILED: {msg}")
-            res.errors.append(f"{name} / connect: {msg}")
-            for n in st.sizes:
-                res.fail(name, n, ALL_KEYS, "error: no server")
+            connect_failed(name, e, st.sizes, res, ALL_KEYS)
             return
 
         task_queue, id_prefix = unique("visibility-idle"), unique("vis")
         populated = 0
         stop: str | None = None  # why the remaining sizes are not run
 
-        async def phase(n: int, what: str, keys: list[str], fn: Callable[[], Awaitable[None]]) -> bool:
-            """Run one phase; on failure fill ``keys`` with the error and return False."""
-            t0 = time.perf_counter()
-            try:
-                await server.checked(lambda: asyncio.wait_for(fn(), st.timeout))
-                log(f"[{name}] n={n:,} {what} done in {time.perf_counter() - t0:.1f} s")
-                return True
-            except Exception as e:  # noqa: BLE001 -- record and carry on
-                msg = short_error(e, 300)
-                log(f"[{name}] n={n:,} {what} FAILED: {msg}")
-                if os.environ.get("E2E_TRACEBACK"):
-                    traceback.print_exc()
-                res.errors.append(f"{name} / {n:,} runs / {what}: {msg}")
-                res.fail(name, n, keys, cell_error(e, server))
-                return False
+        phase = phase_runner(name, server, res, "runs", timeout=st.timeout, error_chars=300)
 
         for n in st.sizes:
             row = res.row(name, n)
@@ -341,39 +320,11 @@ async def bench_target(target: Target, st: Settings, ds: Dataset, res: ScalingRe
                 continue
             row["rss"] = rss_mib(server.pid)
     finally:
-        _kill(server)
-        await asyncio.sleep(0.2)  # let the core's buffered logs arrive
-        n_retries, sample = CORE_LOGS.take()
-        res.retries[name] = n_retries
-        if n_retries:
-            res.notes.append(f"{name}: {n_retries} RPC-retry warnings from the SDK core, e.g. {sample}")
-
-
-def cell_error(e: BaseException, server: Server) -> str:
-    """A short table cell for a failure; the full message goes under "errors"."""
-    if not server.alive():
-        return "error: server died"
-    if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
-        return "error: timed out"
-    return f"error: {short_error(e, 40)}"
-
-
-def _kill(server: Server) -> None:
-    server.kill()
-    if server in LIVE:
-        LIVE.remove(server)
+        await stop_server(name, server, res)
 
 
 async def amain(args: argparse.Namespace) -> int:
-    if args.sizes:
-        try:
-            sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-        except ValueError:
-            raise SystemExit(f"--sizes: expected comma-separated integers, got {args.sizes!r}") from None
-    else:
-        sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if not sizes or sizes[0] < 1:
-        raise SystemExit("--sizes must be positive integers")
+    sizes = parse_sizes(args.sizes, QUICK_SIZES if args.quick else DEFAULT_SIZES)
     if args.calls < 1:
         raise SystemExit("--calls must be positive")
     st = Settings(sizes=sizes, concurrency=args.concurrency, calls=args.calls, warmup=WARMUP_CALLS,
@@ -402,10 +353,6 @@ def main() -> None:
     add_only_option(ap)
     ap.add_argument("--timeout", type=float, default=3600.0, help="per-phase timeout, s (default 3600)")
     ap.add_argument("--out", help="Markdown output path (default Benchmarks/Servers/results/visibility-<date>[-quick].md)")
-
-    def kill_live_servers() -> None:  # normally none: bench_target kills its server
-        for server in list(LIVE):
-            _kill(server)
 
     run_and_exit(amain, ap.parse_args(), on_interrupt=lambda: log("interrupted"), on_exit=kill_live_servers)
 

@@ -15,7 +15,7 @@ from typing import Callable
 from machine_facts import RunRecord, machine_facts
 from proc_readings import CLK_TCK
 from reports import fmt_cell, md_table, print_report_tail, ratio, write_results_file
-from scaling_results import ScalingResults, grouped_text_table, plain_text_table
+from scaling_results import ScalingResults, grouped_text_table, has_ratio, plain_text_table, size_table
 from servers import Target, temporal_cli
 
 VIS_RATIO = ("timekeeper", "temporal-dev")  # ratio columns = VIS_RATIO[0] / VIS_RATIO[1]
@@ -168,11 +168,6 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def has_ratio(targets: list[Target]) -> bool:
-    names = {t.name for t in targets}
-    return VIS_RATIO[0] in names and VIS_RATIO[1] in names
-
-
 def ratio_label() -> str:
     return f"{VIS_RATIO[0]} / {VIS_RATIO[1]}"
 
@@ -184,7 +179,7 @@ def query_table(st: Settings, targets: list[Target], res: ScalingResults, ds: Da
     for t in targets:
         groups.append((t.name, len(QUERY_COLS)))
         header += [c.label for c in QUERY_COLS]
-    if has_ratio(targets):
+    if has_ratio(targets, VIS_RATIO):
         groups.append((ratio_label(), len(QUERY_RATIO_COLS)))
         header += [c.label for c in QUERY_RATIO_COLS]
     rows = []
@@ -195,7 +190,7 @@ def query_table(st: Settings, targets: list[Target], res: ScalingResults, ds: Da
             r = [f"{n:,}", q.label, shown]
             for t in targets:
                 r += [fmt_cell(res.get(t.name, n, qkey(q, c.key)), c.fmt) for c in QUERY_COLS]
-            if has_ratio(targets):
+            if has_ratio(targets, VIS_RATIO):
                 r += [ratio(res.get(VIS_RATIO[0], n, qkey(q, c.key)), res.get(VIS_RATIO[1], n, qkey(q, c.key)))
                       for c in QUERY_RATIO_COLS]
             rows.append(r)
@@ -204,23 +199,7 @@ def query_table(st: Settings, targets: list[Target], res: ScalingResults, ds: Da
 
 def populate_table(st: Settings, targets: list[Target], res: ScalingResults
                    ) -> tuple[list[tuple[str, int]], list[str], list[list[str]]]:
-    groups: list[tuple[str, int]] = [("", 1)]
-    header = ["runs"]
-    for t in targets:
-        groups.append((t.name, len(POP_COLS)))
-        header += [c.label for c in POP_COLS]
-    if has_ratio(targets):
-        groups.append((ratio_label(), len(POP_RATIO_COLS)))
-        header += [c.label for c in POP_RATIO_COLS]
-    rows = []
-    for n in st.sizes:
-        r = [f"{n:,}"]
-        for t in targets:
-            r += [fmt_cell(res.get(t.name, n, c.key), c.fmt) for c in POP_COLS]
-        if has_ratio(targets):
-            r += [ratio(res.get(VIS_RATIO[0], n, c.key), res.get(VIS_RATIO[1], n, c.key)) for c in POP_RATIO_COLS]
-        rows.append(r)
-    return groups, header, rows
+    return size_table(st.sizes, "runs", targets, res, POP_COLS, VIS_RATIO, ratio_label(), POP_RATIO_COLS)
 
 
 def detail_table(st: Settings, targets: list[Target], res: ScalingResults) -> tuple[list[str], list[list[str]]]:
