@@ -17,6 +17,9 @@ package struct ServerOptions: Sendable {
     package var namespaces: [String] = []
     /// Search attributes registered in "default" and those namespaces (the dev server's `--search-attribute`).
     package var searchAttributes: [String: SearchAttributeType] = [:]
+    /// Where transitions are committed and what the engine goes on from (the dev server's `--db-filename`);
+    /// `nil`: in memory.
+    package var store: (any ExecutionStore)?
 
     package init(host: String, port: Int, engine: EngineCore.Configuration, uiPort: Int? = nil) {
         self.host = host
@@ -38,7 +41,8 @@ package enum TimekeeperServer {
         // loop; each connection is read, run and answered on its own loop, which is that same one unless
         // TIMEKEEPER_THREADS asks for more (see main.swift).
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
+        let engine = try Engine(configuration: options.engine, store: options.store ?? InMemoryExecutionStore(),
+                                wall: EventLoopWallClock(loop: loop), logger: logger)
         try register(options, in: engine)
         let router = UnaryRouter.allServices(engine: engine)
         let listener = try await GRPCListener.bind(

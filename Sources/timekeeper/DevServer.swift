@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import TimekeeperEngine
 import TimekeeperServer
+import TimekeeperStore
 
 /// `timekeeper server start-dev …`: the launch contract of Temporal's CLI dev server, which is what the SDKs'
 /// `start_local(dev_server_existing_path=…)` runs. The clock is the wall clock (nothing skips), every
 /// namespace `--namespace` names exists from the start, and `--search-attribute` registers attributes in
-/// them; a search attribute nobody registered is refused, as the dev server refuses it. The store is in memory, as the CLI's is without `--db-filename`; a durable store is not built yet,
-/// so `--db-filename` is refused rather than silently not kept.
+/// them; a search attribute nobody registered is refused, as the dev server refuses it. With
+/// `--db-filename` every transition is committed to that SQLite file before anyone hears of it, and a
+/// server started again on the file goes on from it; without, everything is in memory, as the CLI's is.
 ///
 /// Read by hand, as the SDK launch form is (see `TestServerLaunch.init(sdkArguments:)`), so that readiness
 /// does not pay for ArgumentParser's reflection. Go flags: `--name value` or `--name=value`.
@@ -19,6 +21,9 @@ struct DevServerLaunch {
     var uiPort: Int?
     var dynamicConfig: [DynamicConfigValue] = []
     var searchAttributes: [String: SearchAttributeType] = [:]
+    /// The durable store's file (`nil`: in memory) and the pragmas asked for it.
+    var databaseFile: String?
+    var pragmas: [(String, String)] = []
     /// Lines to log once the logger is up (flags accepted but not used).
     var notes: [String] = []
 
@@ -51,9 +56,13 @@ struct DevServerLaunch {
                     throw Refusal(description: "--search-attribute \(value) is not NAME=TYPE with TYPE one of Text, Keyword, Int, Double, Bool, Datetime, KeywordList")
                 }
                 searchAttributes[pair[0]] = type
-            case "--sqlite-pragma": notes.append("--sqlite-pragma \(value) ignored: the store is in memory")
+            case "--sqlite-pragma":
+                let pair = value.split(separator: "=", maxSplits: 1).map(String.init)
+                guard pair.count == 2 else { throw Refusal(description: "--sqlite-pragma \(value) is not NAME=VALUE") }
+                pragmas.append((pair[0], pair[1]))
             case "--db-filename", "-f":
-                throw Refusal(description: "--db-filename: timekeeper's durable store is not built yet; without the flag the dev server keeps everything in memory")
+                guard !value.isEmpty else { throw Refusal(description: "--db-filename needs a file name") }
+                databaseFile = value
             default:
                 throw Refusal(description: "\(name) is not a `server start-dev` flag timekeeper knows")
             }
@@ -87,6 +96,13 @@ struct DevServerLaunch {
         var options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes
+        if let databaseFile {
+            let opened = ContinuousClock.now
+            options.store = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas)
+            logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - opened)")
+        } else if !pragmas.isEmpty {
+            logger.notice("--sqlite-pragma ignored: without --db-filename the store is in memory")
+        }
         try await serveUntilSignalled(options, logger: logger)
     }
 }

@@ -129,6 +129,13 @@ package struct ActivityPause: Sendable, Equatable {
     package var identity: String
     package var reason: String
     package var requestID: String
+
+    package init(at: Instant, identity: String, reason: String, requestID: String) {
+        self.at = at
+        self.identity = identity
+        self.reason = reason
+        self.requestID = requestID
+    }
 }
 
 /// An activity's four timeouts after Temporal's normalisation.

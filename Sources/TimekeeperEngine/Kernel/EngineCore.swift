@@ -60,11 +60,11 @@ package struct EngineCore: Sendable {
     package internal(set) var timetable = Timetable()
     package internal(set) var runs: [String: WorkflowRun] = [:]
     /// Namespaces registered or updated by clients (engine state; not history).
-    package internal(set) var namespaceRecords: [String: NamespaceRecord] = [:]
+    package private(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     /// Schedules by namespace and id (engine state beside the runs; not history).
     package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
     /// Custom search attributes clients registered, by namespace (see `EngineCore+SearchAttributes.swift`).
-    package internal(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+    package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     /// The latest heartbeat of each worker (engine state; not history).
     package internal(set) var workers: [WorkerKey: WorkerHeartbeat] = [:]
     /// Batch operations by namespace and job id (engine state beside the runs; not history).
@@ -189,6 +189,26 @@ package struct EngineCore: Sendable {
     }
 
     mutating func emit(_ effect: Effect) { transition.effects.append(effect) }
+
+    /// The engine records a store kept (recovery only: not a transition).
+    mutating func restoreRecords(namespaces: [String: NamespaceRecord], searchAttributes: [String: [String: SearchAttributeType]]) {
+        namespaceRecords = namespaces
+        registeredSearchAttributes = searchAttributes.filter { !$0.value.isEmpty }
+    }
+
+    /// Sets a namespace's record, as part of the transition.
+    mutating func setNamespaceRecord(_ record: NamespaceRecord, for name: String) {
+        namespaceRecords[name] = record
+        transition.namespaceRecords[name] = record
+    }
+
+    /// Changes a namespace's registered search attributes, as part of the transition.
+    mutating func changeRegisteredSearchAttributes(in namespace: String, _ change: (inout [String: SearchAttributeType]) -> Void) {
+        var types = registeredSearchAttributes[namespace] ?? [:]
+        change(&types)
+        registeredSearchAttributes[namespace] = types.isEmpty ? nil : types
+        transition.registeredSearchAttributes[namespace] = types
+    }
 
     /// Appends an event to a run at virtual now, through the run's reducer, and tells history waiters.
     @discardableResult
@@ -344,4 +364,9 @@ package struct EngineCore: Sendable {
 package struct WorkflowKey: Hashable, Sendable {
     package var namespace: String
     package var workflowID: String
+
+    package init(namespace: String, workflowID: String) {
+        self.namespace = namespace
+        self.workflowID = workflowID
+    }
 }

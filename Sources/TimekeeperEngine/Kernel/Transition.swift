@@ -49,7 +49,8 @@ package struct JournalEntry: Sendable, Equatable {
 }
 
 /// Everything one transition changed, as one value: the changes of each run in order, the workflow ids
-/// whose current run changed, and what the shell must do once the transition is committed.
+/// whose current run changed, the engine records it changed (namespaces, registered search attributes),
+/// and what the shell must do once the transition is committed.
 ///
 /// The core builds it while it applies a decided command (which cannot fail any more), the shell hands it
 /// to the `ExecutionStore` and only then wakes anyone its effects name. A refused command leaves an empty
@@ -61,11 +62,16 @@ package struct Transition: Sendable {
     package var clearedCurrentRuns: Set<WorkflowKey> = []
     /// Runs deleted, with everything the store kept of them.
     package var deletedRuns: [String] = []
+    /// Namespaces whose record changed, with the record now.
+    package var namespaceRecords: [String: NamespaceRecord] = [:]
+    /// Namespaces whose registered search attributes changed, with all of them now (empty: none left).
+    package var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     package var effects: [EngineCore.Effect] = []
 
     package init() {}
 
     package var isEmpty: Bool {
         journal.isEmpty && currentRuns.isEmpty && clearedCurrentRuns.isEmpty && deletedRuns.isEmpty && effects.isEmpty
+            && namespaceRecords.isEmpty && registeredSearchAttributes.isEmpty
     }
 }

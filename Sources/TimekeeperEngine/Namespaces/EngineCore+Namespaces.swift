@@ -15,6 +15,15 @@ package struct NamespaceRecord: Sendable, Equatable {
     package var data: [String: String] = [:]
     /// Whether a client registered it (or it is "default"): registering it again is refused.
     package var registered = false
+
+    package init(description: String = "", ownerEmail: String = "", retention: Duration = .seconds(86_400),
+                 data: [String: String] = [:], registered: Bool = false) {
+        self.description = description
+        self.ownerEmail = ownerEmail
+        self.retention = retention
+        self.data = data
+        self.registered = registered
+    }
 }
 
 extension EngineCore {
@@ -41,7 +50,7 @@ extension EngineCore {
                 var record = NamespaceRecord(
                     description: request.description_p, ownerEmail: request.ownerEmail, data: request.data, registered: true)
                 if request.hasWorkflowExecutionRetentionPeriod, retention > .zero { record.retention = retention }
-                core.namespaceRecords[request.namespace] = record
+                core.setNamespaceRecord(record, for: request.namespace)
             }
         }
     }
@@ -60,7 +69,7 @@ extension EngineCore {
                     record.data.merge(request.updateInfo.data) { _, new in new }
                 }
                 if request.hasConfig, request.config.hasWorkflowExecutionRetentionTtl, retention > .zero { record.retention = retention }
-                core.namespaceRecords[request.namespace] = record
+                core.setNamespaceRecord(record, for: request.namespace)
             }
         }
     }

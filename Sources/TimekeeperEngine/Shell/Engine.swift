@@ -54,16 +54,27 @@ package final class Engine: Sendable {
     let wall: any WallClock
     private let logger: Logger
 
-    package init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
-                 logger: Logger = Logger(label: "timekeeper.engine"),
-                 makeRunID: (@Sendable () -> String)? = nil) {
+    package convenience init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
+                             logger: Logger = Logger(label: "timekeeper.engine"),
+                             makeRunID: (@Sendable () -> String)? = nil) {
+        // An empty store recovers to an empty engine: nothing can be refused.
+        try! self.init(configuration: configuration, store: InMemoryExecutionStore(), wall: wall, logger: logger,
+                       makeRunID: makeRunID)
+    }
+
+    /// An engine that goes on from what `store` kept (every run folded again, timers re-armed, waiting
+    /// tasks queued again) and commits every transition to it.
+    package init(configuration: EngineCore.Configuration, store: any ExecutionStore,
+                 wall: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "timekeeper.engine"),
+                 makeRunID: (@Sendable () -> String)? = nil) throws(RunChangeError) {
         self.wall = wall
         self.logger = logger
         // Run ids are version 7 UUIDs stamped with wall time, as Temporal's server makes them.
         let makeRunID = makeRunID ?? { [wall] in UUIDs.version7(at: wall.now()) }
-        state = Mutex(State(
-            core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID),
-            store: InMemoryExecutionStore()))
+        let core = try EngineCore(recovering: store, configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID)
+        var store = store
+        store.didRecover()
+        state = Mutex(State(core: core, store: store))
     }
 
     // MARK: Transitions

@@ -11,6 +11,7 @@ extension EngineCore {
             try restore(runID, changes)
         }
         currentRuns = store.currentRuns
+        restoreRecords(namespaces: store.namespaceRecords, searchAttributes: store.registeredSearchAttributes)
         refreshTouchedRuns()
         for (runID, _) in store.runs { requeue(runID) }
         _ = takeTransition()  // rebuilding is not a transition: nothing to commit or wake

@@ -10,6 +10,24 @@ package protocol ExecutionStore: Sendable {
     var runs: [(runID: String, changes: [RunChange])] { get }
     /// The current run of each workflow id.
     var currentRuns: [WorkflowKey: String] { get }
+    /// Namespaces clients registered or updated.
+    var namespaceRecords: [String: NamespaceRecord] { get }
+    /// Custom search attributes registered, by namespace.
+    var registeredSearchAttributes: [String: [String: SearchAttributeType]] { get }
+    /// The engine has been rebuilt from the store: what it read to do so may be let go.
+    mutating func didRecover()
+}
+
+extension ExecutionStore {
+    package mutating func didRecover() {}
+}
+
+extension Transition {
+    /// Whether the transition changed anything a store keeps (effects are not kept).
+    package var changesStore: Bool {
+        !journal.isEmpty || !currentRuns.isEmpty || !deletedRuns.isEmpty || !clearedCurrentRuns.isEmpty
+            || !namespaceRecords.isEmpty || !registeredSearchAttributes.isEmpty
+    }
 }
 
 /// The store of test mode: the journal of every run, in memory. Events share their storage with the
@@ -18,13 +36,15 @@ package struct InMemoryExecutionStore: ExecutionStore {
     private var journals: [String: [RunChange]] = [:]
     private var order: [String] = []
     package private(set) var currentRuns: [WorkflowKey: String] = [:]
+    package private(set) var namespaceRecords: [String: NamespaceRecord] = [:]
+    package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
 
     package init() {}
 
     package mutating func commit(_ transition: Transition) {
-        guard !transition.journal.isEmpty || !transition.currentRuns.isEmpty || !transition.deletedRuns.isEmpty
-            || !transition.clearedCurrentRuns.isEmpty
-        else { return }
+        guard transition.changesStore else { return }
+        namespaceRecords.merge(transition.namespaceRecords) { _, new in new }
+        registeredSearchAttributes.merge(transition.registeredSearchAttributes) { _, new in new }
         for entry in transition.journal {
             if journals[entry.runID] == nil { order.append(entry.runID) }
             journals[entry.runID, default: []].append(entry.change)

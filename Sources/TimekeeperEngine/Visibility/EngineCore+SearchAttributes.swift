@@ -98,7 +98,7 @@ extension EngineCore {
                 added[name] = type
             }
             return { core in
-                core.registeredSearchAttributes[request.namespace, default: [:]].merge(added) { old, _ in old }
+                core.changeRegisteredSearchAttributes(in: request.namespace) { $0.merge(added) { old, _ in old } }
                 core.markRecordsStale(namespace: request.namespace)  // a registered type changes how values read
             }
         }
@@ -114,10 +114,10 @@ extension EngineCore {
                 throw .invalidArgument("Unable to remove non-custom search attributes: \(name).")
             }
             return { core in
-                for name in request.searchAttributes {
-                    core.registeredSearchAttributes[request.namespace]?[name] = nil
-                    core.visibility.forgetUsed(name, namespace: request.namespace)
+                core.changeRegisteredSearchAttributes(in: request.namespace) { types in
+                    for name in request.searchAttributes { types[name] = nil }
                 }
+                for name in request.searchAttributes { core.visibility.forgetUsed(name, namespace: request.namespace) }
                 core.markRecordsStale(namespace: request.namespace)
             }
         }

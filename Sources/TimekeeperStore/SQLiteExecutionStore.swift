@@ -1,0 +1,222 @@
+internal import Foundation
+internal import GRDB
+package import TimekeeperEngine
+
+/// The dev server's durable store: every committed transition is one SQLite transaction on a file, and
+/// opening the file again gives back everything the engine needs to go on (`Engine(configuration:store:…)`).
+///
+/// What is kept is what the engine cannot derive: each run's changes (history events and notes, in order),
+/// the current run of each workflow id, namespace records and registered search attributes. Timetable
+/// entries, clock holds, queued tasks and visibility records are derived from the runs on recovery, by the
+/// same code that derives them live, so they cannot disagree with the histories.
+///
+/// Durability: the journal is SQLite's write-ahead log, and by default `synchronous=NORMAL`, so a commit
+/// is in the operating system's hands before the engine answers anyone. A killed process (`kill -9`, the
+/// way SDKs stop a dev server) loses nothing it acknowledged; a power loss or kernel crash may lose the
+/// last transactions (never consistency). `--sqlite-pragma synchronous=FULL` also survives those, at the
+/// cost of one fsync per commit.
+package struct SQLiteExecutionStore: ExecutionStore {
+    private let database: DatabaseQueue
+    /// Each run's row id and the sequence number its next change gets.
+    private var runRows: [String: (row: Int64, nextSeq: Int64)] = [:]
+    /// What the file held when it was opened, until the engine has recovered from it.
+    private var loaded: Loaded
+
+    private struct Loaded {
+        var runs: [(runID: String, changes: [RunChange])] = []
+        var currentRuns: [WorkflowKey: String] = [:]
+        var namespaceRecords: [String: NamespaceRecord] = [:]
+        var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+    }
+
+    /// The pragmas applied when none is given: a write-ahead log, and commits that survive a process crash.
+    package static let defaultPragmas: [(String, String)] = [("journal_mode", "WAL"), ("synchronous", "NORMAL")]
+
+    /// Opens (or creates) the store at `path` and reads what it holds. `pragmas` are applied after the
+    /// defaults, each checked to be a plain name and value. The file is locked for this process alone.
+    package init(path: String, pragmas: [(String, String)] = []) throws(StoreError) {
+        for (name, value) in pragmas {
+            guard Self.isPlain(name), Self.isPlain(value) else {
+                throw StoreError(.invalidPragma, "sqlite pragma \(name)=\(value): names and values are letters, digits and underscores")
+            }
+        }
+        var configuration = Configuration()
+        configuration.label = "timekeeper.store"
+        configuration.busyMode = .immediateError
+        configuration.prepareDatabase { db in
+            for (name, value) in Self.defaultPragmas + pragmas where name.lowercased() != "journal_mode" {
+                try db.execute(sql: "PRAGMA \(name) = \(value)")
+            }
+        }
+        do {
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            let journalMode = (pragmas.last { $0.0.lowercased() == "journal_mode" }?.1) ?? "WAL"
+            // Outside any transaction: SQLite refuses to change the journal mode inside one.
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = \(journalMode)")
+                // One process at a time: a second server on the same file would commit behind this one's back.
+                try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE")
+            }
+            try Self.migrator.migrate(database)
+            self.database = database
+            (loaded, runRows) = try database.write { db in try Self.load(db) }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            throw StoreError(.busy, "\(path) is in use by another process")
+        } catch {
+            throw StoreError(.io, "\(path): \(error)")
+        }
+    }
+
+    private static func isPlain(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64 && text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    // MARK: Schema
+
+    /// Schema versions, applied in order and recorded in the file (GRDB's `grdb_migrations` table). A new
+    /// version is a new migration, never an edit of one that shipped.
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: runs, changes, current runs, namespaces, search attributes") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE);
+                CREATE TABLE changes (
+                    run INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, body BLOB NOT NULL,
+                    PRIMARY KEY (run, seq)) WITHOUT ROWID;
+                CREATE TABLE current_runs (
+                    namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, run_id TEXT NOT NULL,
+                    PRIMARY KEY (namespace, workflow_id)) WITHOUT ROWID;
+                CREATE TABLE namespaces (name TEXT PRIMARY KEY, body BLOB NOT NULL);
+                CREATE TABLE search_attributes (
+                    namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+                    PRIMARY KEY (namespace, name)) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Reading
+
+    private static func load(_ db: Database) throws -> (Loaded, [String: (row: Int64, nextSeq: Int64)]) {
+        var loaded = Loaded()
+        var rows: [String: (row: Int64, nextSeq: Int64)] = [:]
+        var runIDs: [Int64: String] = [:]
+        var order: [Int64] = []
+        for row in try Row.fetchAll(db, sql: "SELECT id, run_id FROM runs ORDER BY id") {
+            let id: Int64 = row[0]
+            let runID: String = row[1]
+            runIDs[id] = runID
+            order.append(id)
+            rows[runID] = (id, 0)
+        }
+        var changes: [Int64: [RunChange]] = [:]
+        let cursor = try Row.fetchCursor(db, sql: "SELECT run, seq, kind, body FROM changes ORDER BY run, seq")
+        while let row = try cursor.next() {
+            let run: Int64 = row[0]
+            let seq: Int64 = row[1]
+            guard let runID = runIDs[run] else { throw StoreError(.corrupt, "a change of run row \(run), which has no run") }
+            let expected = rows[runID]!.nextSeq
+            guard seq == expected else { throw StoreError(.corrupt, "run \(runID): change \(seq) where \(expected) was next") }
+            changes[run, default: []].append(try StoredChange.decode(kind: row[2], body: row[3]))
+            rows[runID]!.nextSeq = seq + 1
+        }
+        loaded.runs = order.map { (runIDs[$0]!, changes[$0] ?? []) }
+        for row in try Row.fetchAll(db, sql: "SELECT namespace, workflow_id, run_id FROM current_runs") {
+            loaded.currentRuns[WorkflowKey(namespace: row[0], workflowID: row[1])] = row[2]
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT name, body FROM namespaces") {
+            loaded.namespaceRecords[row[0]] = try StoredNamespace.decode(row[1])
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT namespace, name, type FROM search_attributes") {
+            let typeName: String = row[2]
+            guard let type = SearchAttributeType(rawValue: typeName) else {
+                throw StoreError(.corrupt, "search attribute \(row[1] as String) has unknown type \(typeName)")
+            }
+            loaded.registeredSearchAttributes[row[0], default: [:]][row[1]] = type
+        }
+        return (loaded, rows)
+    }
+
+    package var runs: [(runID: String, changes: [RunChange])] { loaded.runs }
+    package var currentRuns: [WorkflowKey: String] { loaded.currentRuns }
+    package var namespaceRecords: [String: NamespaceRecord] { loaded.namespaceRecords }
+    package var registeredSearchAttributes: [String: [String: SearchAttributeType]] { loaded.registeredSearchAttributes }
+
+    package mutating func didRecover() { loaded = Loaded() }
+
+    // MARK: Writing
+
+    /// One SQLite transaction per transition. A store that cannot write stops the process: the engine has
+    /// applied the transition but nobody has been told, and the next start recovers the last commit.
+    package mutating func commit(_ transition: Transition) {
+        guard transition.changesStore else { return }
+        do {
+            var rows = runRows
+            try database.write { db in try Self.write(transition, to: db, rows: &rows) }
+            runRows = rows
+        } catch {
+            FileHandle.standardError.write(Data("timekeeper: the durable store could not commit a transition, stopping: \(error)\n".utf8))
+            exit(74)  // EX_IOERR
+        }
+    }
+
+    private static func write(_ transition: Transition, to db: Database,
+                              rows: inout [String: (row: Int64, nextSeq: Int64)]) throws {
+        if !transition.journal.isEmpty {
+            let insertRun = try db.cachedStatement(sql: "INSERT INTO runs (run_id) VALUES (?)")
+            let insertChange = try db.cachedStatement(sql: "INSERT INTO changes (run, seq, kind, body) VALUES (?, ?, ?, ?)")
+            for entry in transition.journal {
+                if rows[entry.runID] == nil {
+                    try insertRun.execute(arguments: [entry.runID])
+                    rows[entry.runID] = (db.lastInsertedRowID, 0)
+                }
+                let (row, seq) = rows[entry.runID]!
+                let (kind, body) = try StoredChange.encode(entry.change)
+                try insertChange.execute(arguments: [row, seq, kind, body])
+                rows[entry.runID]!.nextSeq = seq + 1
+            }
+        }
+        if !transition.currentRuns.isEmpty || !transition.clearedCurrentRuns.isEmpty {
+            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO current_runs (namespace, workflow_id, run_id) VALUES (?, ?, ?)")
+            for (key, runID) in transition.currentRuns {
+                try upsert.execute(arguments: [key.namespace, key.workflowID, runID])
+            }
+            let clear = try db.cachedStatement(sql: "DELETE FROM current_runs WHERE namespace = ? AND workflow_id = ?")
+            for key in transition.clearedCurrentRuns where transition.currentRuns[key] == nil {
+                try clear.execute(arguments: [key.namespace, key.workflowID])
+            }
+        }
+        for runID in transition.deletedRuns {
+            guard let (row, _) = rows.removeValue(forKey: runID) else { continue }
+            try db.execute(sql: "DELETE FROM changes WHERE run = ?", arguments: [row])
+            try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [row])
+        }
+        for (name, record) in transition.namespaceRecords {
+            try db.execute(sql: "INSERT OR REPLACE INTO namespaces (name, body) VALUES (?, ?)",
+                           arguments: [name, try StoredNamespace.encode(record)])
+        }
+        for (namespace, types) in transition.registeredSearchAttributes {
+            try db.execute(sql: "DELETE FROM search_attributes WHERE namespace = ?", arguments: [namespace])
+            for (name, type) in types {
+                try db.execute(sql: "INSERT INTO search_attributes (namespace, name, type) VALUES (?, ?, ?)",
+                               arguments: [namespace, name, type.rawValue])
+            }
+        }
+    }
+}
+
+/// Why a store could not be opened or read.
+package struct StoreError: Error, CustomStringConvertible {
+    package enum Code: Sendable { case invalidPragma, busy, io, corrupt }
+    package var code: Code
+    package var message: String
+
+    package init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package var description: String { message }
+}

@@ -1,0 +1,131 @@
+internal import Foundation
+internal import SwiftProtobuf
+internal import TemporalAPI
+internal import TimekeeperEngine
+
+/// A run change as a row of the `changes` table: an event is Temporal's own `HistoryEvent` bytes, a note
+/// is a `StoredNote` (scripts/codegen/proto/timekeeper/store/v1/store.proto).
+enum StoredChange {
+    /// The `kind` column.
+    static let eventKind: Int64 = 0
+    static let noteKind: Int64 = 1
+
+    static func encode(_ change: RunChange) throws -> (kind: Int64, body: Data) {
+        switch change {
+        case .event(let event): return (eventKind, try event.serializedData())
+        case .note(let note): return (noteKind, try stored(note).serializedData())
+        }
+    }
+
+    static func decode(kind: Int64, body: Data) throws -> RunChange {
+        switch kind {
+        case eventKind: return .event(try HistoryEvent(serializedBytes: body))
+        case noteKind: return .note(try note(from: Timekeeper_Store_V1_StoredNote(serializedBytes: body)))
+        default: throw StoreError(.corrupt, "a change of unknown kind \(kind)")
+        }
+    }
+
+    private typealias Stored = Timekeeper_Store_V1_StoredNote
+
+    private static func stored(_ note: RunNote) throws -> Stored {
+        var stored = Stored()
+        switch note {
+        case .created(let request): stored.created = try request.serializedData()
+        case .stickyQueueSet(let name, let scheduleToStart):
+            stored.stickyQueueSet = .with { $0.name = name; $0.scheduleToStartNanos = scheduleToStart.nanoseconds }
+        case .stickyQueueCleared: stored.stickyQueueCleared = true
+        case .activityAttemptStarted(let id, let identity, let at):
+            stored.activityAttemptStarted = .with {
+                $0.scheduledEventID = id; $0.identity = identity; $0.atNanos = at.nanosecondsSinceEpoch
+            }
+        case .activityHeartbeat(let id, let details, let at):
+            var heartbeat = Timekeeper_Store_V1_ActivityHeartbeat()
+            heartbeat.scheduledEventID = id
+            if let details { heartbeat.details = try details.serializedData() }
+            if let at { heartbeat.atNanos = at.nanosecondsSinceEpoch }
+            stored.activityHeartbeat = heartbeat
+        case .activityAttemptFailed(let id, let failure, let retryAt):
+            stored.activityAttemptFailed = try attemptFailed(id, failure, retryAt)
+        case .activityAttemptScheduled(let id, let at):
+            stored.activityAttemptScheduled = .with { $0.scheduledEventID = id; $0.atNanos = at.nanosecondsSinceEpoch }
+        case .activityPaused(let id, let pause):
+            stored.activityPaused = .with {
+                $0.scheduledEventID = id; $0.atNanos = pause.at.nanosecondsSinceEpoch; $0.identity = pause.identity
+                $0.reason = pause.reason; $0.requestID = pause.requestID
+            }
+        case .activityUnpaused(let id, let resetAttempts, let resetHeartbeat, let at):
+            stored.activityUnpaused = .with {
+                $0.scheduledEventID = id; $0.resetAttempts = resetAttempts; $0.resetHeartbeat = resetHeartbeat
+                $0.atNanos = at.nanosecondsSinceEpoch
+            }
+        case .activityAttemptFailedWhilePaused(let id, let failure, let at):
+            stored.activityAttemptFailedWhilePaused = try attemptFailed(id, failure, at)
+        case .transientWorkflowTaskScheduled(let event): stored.transientWorkflowTaskScheduled = try event.serializedData()
+        case .transientWorkflowTaskStarted(let event): stored.transientWorkflowTaskStarted = try event.serializedData()
+        case .transientWorkflowTaskEnded: stored.transientWorkflowTaskEnded = true
+        }
+        return stored
+    }
+
+    private static func attemptFailed(_ id: Int64, _ failure: Failure, _ at: Instant) throws
+        -> Timekeeper_Store_V1_ActivityAttemptFailed
+    {
+        var stored = Timekeeper_Store_V1_ActivityAttemptFailed()
+        stored.scheduledEventID = id
+        stored.failure = try failure.serializedData()
+        stored.atNanos = at.nanosecondsSinceEpoch
+        return stored
+    }
+
+    private static func note(from stored: Stored) throws -> RunNote {
+        func instant(_ nanos: Int64) -> Instant { Instant(nanosecondsSinceEpoch: nanos) }
+        switch stored.note {
+        case .created(let bytes): return .created(try StartWorkflowRequest(serializedBytes: bytes))
+        case .stickyQueueSet(let set):
+            return .stickyQueueSet(name: set.name, scheduleToStart: .nanoseconds(set.scheduleToStartNanos))
+        case .stickyQueueCleared: return .stickyQueueCleared
+        case .activityAttemptStarted(let started):
+            return .activityAttemptStarted(scheduledEventID: started.scheduledEventID, identity: started.identity,
+                                           at: instant(started.atNanos))
+        case .activityHeartbeat(let heartbeat):
+            return .activityHeartbeat(
+                scheduledEventID: heartbeat.scheduledEventID,
+                details: heartbeat.hasDetails ? try Payloads(serializedBytes: heartbeat.details) : nil,
+                at: heartbeat.hasAtNanos ? instant(heartbeat.atNanos) : nil)
+        case .activityAttemptFailed(let failed):
+            return .activityAttemptFailed(scheduledEventID: failed.scheduledEventID,
+                                          failure: try Failure(serializedBytes: failed.failure), retryAt: instant(failed.atNanos))
+        case .activityAttemptScheduled(let scheduled):
+            return .activityAttemptScheduled(scheduledEventID: scheduled.scheduledEventID, at: instant(scheduled.atNanos))
+        case .activityPaused(let paused):
+            return .activityPaused(scheduledEventID: paused.scheduledEventID, ActivityPause(
+                at: instant(paused.atNanos), identity: paused.identity, reason: paused.reason, requestID: paused.requestID))
+        case .activityUnpaused(let unpaused):
+            return .activityUnpaused(scheduledEventID: unpaused.scheduledEventID, resetAttempts: unpaused.resetAttempts,
+                                     resetHeartbeat: unpaused.resetHeartbeat, at: instant(unpaused.atNanos))
+        case .activityAttemptFailedWhilePaused(let failed):
+            return .activityAttemptFailedWhilePaused(scheduledEventID: failed.scheduledEventID,
+                                                     failure: try Failure(serializedBytes: failed.failure), at: instant(failed.atNanos))
+        case .transientWorkflowTaskScheduled(let bytes): return .transientWorkflowTaskScheduled(try HistoryEvent(serializedBytes: bytes))
+        case .transientWorkflowTaskStarted(let bytes): return .transientWorkflowTaskStarted(try HistoryEvent(serializedBytes: bytes))
+        case .transientWorkflowTaskEnded: return .transientWorkflowTaskEnded
+        case nil: throw StoreError(.corrupt, "a note with nothing in it (written by a newer build?)")
+        }
+    }
+}
+
+/// A namespace record as the `namespaces` table keeps it.
+enum StoredNamespace {
+    static func encode(_ record: NamespaceRecord) throws -> Data {
+        try Timekeeper_Store_V1_StoredNamespace.with {
+            $0.description_p = record.description; $0.ownerEmail = record.ownerEmail
+            $0.retentionNanos = record.retention.nanoseconds; $0.data = record.data; $0.registered = record.registered
+        }.serializedData()
+    }
+
+    static func decode(_ body: Data) throws -> NamespaceRecord {
+        let stored = try Timekeeper_Store_V1_StoredNamespace(serializedBytes: body)
+        return NamespaceRecord(description: stored.description_p, ownerEmail: stored.ownerEmail,
+                               retention: .nanoseconds(stored.retentionNanos), data: stored.data, registered: stored.registered)
+    }
+}
