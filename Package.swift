@@ -149,6 +149,8 @@ let package = Package(
             name: "TimekeeperEngineTests",
             dependencies: [
                 "TimekeeperEngine", "TemporalAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // The durable store runs under the simulation too (Simulation/DurableStoreSimulationTests).
+                "TimekeeperStore", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             // Recorded histories read from disk by the replay test (see its README).
             exclude: ["Fixtures", "Visibility/README.md"],

@@ -119,7 +119,13 @@ package struct SQLiteExecutionStore: ExecutionStore {
             guard let runID = runIDs[run] else { throw StoreError(.corrupt, "a change of run row \(run), which has no run") }
             let expected = rows[runID]!.nextSeq
             guard seq == expected else { throw StoreError(.corrupt, "run \(runID): change \(seq) where \(expected) was next") }
-            changes[run, default: []].append(try StoredChange.decode(kind: row[2], body: row[3]))
+            do {
+                changes[run, default: []].append(try StoredChange.decode(kind: row[2], body: row[3]))
+            } catch let error as StoreError {
+                throw StoreError(.corrupt, "run \(runID), change \(seq): \(error)")
+            } catch {
+                throw StoreError(.corrupt, "run \(runID), change \(seq) does not read: \(error)")
+            }
             rows[runID]!.nextSeq = seq + 1
         }
         loaded.runs = order.map { (runIDs[$0]!, changes[$0] ?? []) }

@@ -31,10 +31,22 @@ struct DevServerLaunch {
         var description: String
     }
 
+    /// The file `timekeeper dev` keeps its state in unless `--db-filename` names another.
+    static let defaultDatabaseFile = "timekeeper.sqlite"
+
     /// `nil` when the arguments are not the dev-server form; throws when they are but something is wrong.
+    /// `server start-dev` is the CLI's form (in memory unless `--db-filename`); `dev` is ours, the same
+    /// server durable by default (`--db-filename timekeeper.sqlite` in the working directory).
     init?(arguments: [String]) throws(Refusal) {
-        guard arguments.count >= 2, arguments[0] == "server", arguments[1] == "start-dev" else { return nil }
-        var rest = arguments.dropFirst(2)
+        var rest: ArraySlice<String>
+        if arguments.count >= 2, arguments[0] == "server", arguments[1] == "start-dev" {
+            rest = arguments.dropFirst(2)
+        } else if arguments.first == "dev" {
+            rest = arguments.dropFirst()
+            databaseFile = Self.defaultDatabaseFile
+        } else {
+            return nil
+        }
         while let argument = rest.popFirst() {
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
             let (name, inline) = parts.count == 2 ? (parts[0], Optional(parts[1])) : (argument, nil)

@@ -11,12 +11,14 @@ import UnixSignals
 struct Timekeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timekeeper",
-        abstract: "A Temporal-compatible time-skipping test server.",
+        abstract: "A Temporal-compatible time-skipping test server and dev server.",
         usage: """
             timekeeper PORT [--enable-time-skipping] [--host <host>] [--ui-port <port>] [--log-level <level>]
               timekeeper test-server [--port <port>] [--enable-time-skipping] [--ui-port <port>]
               timekeeper server start-dev [--port <port>] [--ip <ip>] [--namespace <ns>]… [--search-attribute NAME=TYPE]…
                 [--ui-port <port> | --headless] [--log-level <level>] [--dynamic-config-value KEY=VALUE]…
+                [--db-filename FILE] [--sqlite-pragma NAME=VALUE]…
+              timekeeper dev [the start-dev flags]   (durable in ./timekeeper.sqlite unless --db-filename)
               timekeeper clock|timetable [--address HOST:PORT] [--output text|json]
               timekeeper workflow list|show|describe [--address HOST:PORT] [--output text|json]
             """,
@@ -24,7 +26,7 @@ struct Timekeeper: ParsableCommand {
             Started as `timekeeper PORT [--enable-time-skipping]`, it behaves like Temporal's Java test \
             server, which is how SDKs launch it (e.g. Python's test_server_existing_path). Started as \
             `timekeeper server start-dev …`, it is a dev server with a real clock, launched as SDKs launch \
-            Temporal's CLI dev server (Python's start_local(dev_server_existing_path=…)); its store is in memory.
+            Temporal's CLI dev server (Python's start_local(dev_server_existing_path=…)); its store is in             memory unless --db-filename names a SQLite file, which it then goes on from when started again.             `timekeeper dev` is the same dev server, durable in ./timekeeper.sqlite by default.
             """,
         subcommands: [LaunchedBySDK.self, TestServer.self, ClockCommand.self, TimetableCommand.self, WorkflowCommand.self],
         defaultSubcommand: LaunchedBySDK.self

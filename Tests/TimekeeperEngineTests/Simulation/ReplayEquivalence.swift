@@ -32,7 +32,7 @@ enum ReplayEquivalence {
     }
 
     /// The differences between the live core and the one rebuilt from `store`, named; empty when none.
-    static func differences(live: EngineCore, store: InMemoryExecutionStore) -> [String] {
+    static func differences(live: EngineCore, store: some ExecutionStore) -> [String] {
         let recovered: EngineCore
         do throws(RunChangeError) {
             recovered = try EngineCore(
@@ -46,6 +46,10 @@ enum ReplayEquivalence {
             differences.append("runs \(live.runs.keys.sorted()) live, \(recovered.runs.keys.sorted()) rebuilt")
         }
         if live.currentRuns != recovered.currentRuns { differences.append("current runs differ") }
+        if live.namespaceRecords != recovered.namespaceRecords { differences.append("namespace records differ") }
+        if live.registeredSearchAttributes != recovered.registeredSearchAttributes {
+            differences.append("registered search attributes \(live.registeredSearchAttributes) live, \(recovered.registeredSearchAttributes) rebuilt")
+        }
         for runID in live.runs.keys.sorted() {
             guard let run = live.runs[runID], let rebuilt = recovered.runs[runID] else { continue }
             if run != rebuilt { differences.append("run \(runID): \(describe(run, rebuilt))") }

@@ -18,16 +18,28 @@ struct Simulation {
     /// The step (1-based) that broke a rule, and what it broke.
     private(set) var failure: (step: Int, violations: [Violation])?
 
-    /// Runs `seed`; `stepCount` overrides the seed's own choice of 100-300 random steps.
-    init(seed: UInt64, stepCount: Int? = nil) {
+    /// Runs `seed`; `stepCount` overrides the seed's own choice of 100-300 random steps. With
+    /// `durableStore`, every transition is also committed to that store, and every `reopenInterval` steps
+    /// (and after the drain) the store is closed, opened again, and a core rebuilt from it is compared.
+    init(seed: UInt64, stepCount: Int? = nil, durableStore: DurableStoreUnderTest? = nil) {
         self.seed = seed
         var generator = StepGenerator(seed: seed)
         configuration = generator.configuration()
         let count = stepCount ?? generator.stepCount()
         var world = SimulationWorld(skipsTime: configuration.skipsTime, startsLocked: configuration.startsLocked)
         var checker = InvariantChecker(world)
+        if let durableStore {
+            do { world.mirror = try durableStore.open() } catch {
+                failure = (0, [Violation(.replayEquivalence, "the durable store does not open: \(error)")])
+                return
+            }
+        }
         for _ in 0..<count {
             guard perform(generator.next(world), in: &world, checker: &checker) else { return }
+            if let durableStore, performed.count % Self.reopenInterval == 0 {
+                let violations = Self.reopen(durableStore, &world)
+                if !violations.isEmpty { failure = (performed.count, violations); return }
+            }
         }
         // The drain: poll each queue where a task waits until none does (bounded, in case one is lost).
         for _ in 0..<100 {
@@ -36,7 +48,29 @@ struct Simulation {
         }
         var lost = checker.checkDrained(world)
         lost += Self.replayViolations(world)
+        if let durableStore { lost += Self.reopen(durableStore, &world) }
         if !lost.isEmpty { failure = (performed.count, lost) }
+    }
+
+    /// A store that can be closed and opened again on what it wrote.
+    struct DurableStoreUnderTest {
+        var open: () throws -> any ExecutionStore
+    }
+
+    static let reopenInterval = 50
+
+    /// Closes the world's durable store, opens it again, and compares a core rebuilt from it with the live
+    /// one; the world goes on committing to the reopened store.
+    private static func reopen(_ durableStore: DurableStoreUnderTest, _ world: inout SimulationWorld) -> [Violation] {
+        world.mirror = nil  // closed: the file is this process's alone while open
+        var reopened: any ExecutionStore
+        do { reopened = try durableStore.open() } catch {
+            return [Violation(.replayEquivalence, "the durable store does not open again: \(error)")]
+        }
+        let differences = ReplayEquivalence.differences(live: world.core, store: reopened)
+        reopened.didRecover()
+        world.mirror = reopened
+        return differences.map { Violation(.replayEquivalence, "durable store: \($0)") }
     }
 
     /// Every this many steps (and after the drain) the core is rebuilt from its store and compared.

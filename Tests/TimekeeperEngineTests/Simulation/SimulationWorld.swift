@@ -195,6 +195,8 @@ struct SimulationWorld {
 
     /// Every transition committed, as `Engine` commits them: what the replay check rebuilds from.
     private(set) var store = InMemoryExecutionStore()
+    /// A second store that gets every transition too (the durable store under test), if one is set.
+    var mirror: (any ExecutionStore)?
     /// Tasks a poll answered directly, handed over with the step's delivery effects.
     private var pendingDeliveries: [Delivery] = []
     /// A poll that found nothing and gives up at once, unless the effects of its own call (its settle
@@ -206,6 +208,7 @@ struct SimulationWorld {
         pendingDeliveries = []
         let transition = core.takeTransition()
         store.commit(transition)
+        mirror?.commit(transition)
         for effect in transition.effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):

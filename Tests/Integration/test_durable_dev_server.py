@@ -1,0 +1,157 @@
+"""The durable dev server: ``timekeeper server start-dev --db-filename FILE``.
+
+Every transition is committed to the SQLite file before anyone hears of it, and sdk-core stops a dev server
+with SIGKILL, so these tests kill the server with SIGKILL too and start it again on the same file, with the
+real Python SDK's client and worker connected throughout. What must hold: runs go on where they were
+(timers due while the server was down fire at once, waiting tasks are handed out again), every workflow
+completes exactly once with every activity result, every history replays with the SDK's Replayer, and
+namespaces and search attributes registered before the kill are still there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Replayer, Worker
+
+from conftest import connect_when_listening
+from durable_workflows import EXECUTIONS, SleepsThenAsks, TimersAndActivities, record
+from netutil import free_loopback_port
+
+
+class DevServer:
+    """One ``server start-dev`` process on a fixed port and database file, killed and started again."""
+
+    def __init__(self, binary: str, database: Path):
+        self.binary, self.database, self.port = binary, database, free_loopback_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    async def start(self) -> Client:
+        self.process = subprocess.Popen(
+            [self.binary, "server", "start-dev", "--port", str(self.port), "--headless", "--log-level", "error",
+             "--db-filename", str(self.database)])
+        self.starts += 1
+        return await connect_when_listening(self.port)
+
+    def kill(self) -> None:
+        assert self.process is not None and self.process.poll() is None, "the server died by itself"
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def dev_server(timekeeper_path, tmp_path):
+    server = DevServer(str(timekeeper_path), tmp_path / "timekeeper.sqlite")
+    yield server
+    server.stop()
+
+
+async def test_a_killed_server_goes_on_from_its_file(dev_server):
+    client = await dev_server.start()
+    await client.workflow_service.register_namespace(RegisterNamespaceRequest(namespace="kept"))
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={"Colour": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}))
+    task_queue = f"tq-{uuid.uuid4()}"
+    # No worker yet: the workflow task waits in its queue, and its timer will come due while the server is down.
+    handle = await client.start_workflow(SleepsThenAsks.run, 1.0, id=f"sleeps-{uuid.uuid4()}", task_queue=task_queue)
+    async with Worker(client, task_queue=task_queue, workflows=[SleepsThenAsks], activities=[record]):
+        await asyncio.sleep(0.5)  # the first workflow task ran: the timer is started
+    dev_server.kill()
+    await asyncio.sleep(1.5)  # down past the timer's fire time
+
+    client = await dev_server.start()
+    began = time.monotonic()
+    async with Worker(client, task_queue=task_queue, workflows=[SleepsThenAsks], activities=[record]):
+        assert await handle.result() == "done after the sleep"
+    assert time.monotonic() - began < 1.0, "the timer due while the server was down fires at once"
+    events = [event.event_type async for event in handle.fetch_history_events()]
+    assert events.count(EventType.EVENT_TYPE_TIMER_FIRED) == 1
+    assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+    dev_server.kill()
+    client = await dev_server.start()
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="kept"))
+    assert described.namespace_info.name == "kept"
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
+    assert listed.custom_attributes["Colour"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_a_second_server_on_the_same_file_is_refused(dev_server):
+    await dev_server.start()
+    second = subprocess.run(
+        [dev_server.binary, "server", "start-dev", "--port", str(free_loopback_port()), "--headless",
+         "--db-filename", str(dev_server.database)], capture_output=True, text=True, timeout=30)
+    assert second.returncode != 0 and "is in use by another process" in second.stderr, second
+
+
+WORKFLOWS = 200
+KILLS = 5
+
+
+async def test_workflows_complete_exactly_once_through_repeated_kills(dev_server):
+    """A few hundred workflows with timers and activities in flight; the server killed with SIGKILL at
+    random moments and started again on the same file, five times, while the worker stays connected."""
+    rng = random.Random(int(os.environ.get("TIMEKEEPER_CRASH_SEED", "12")))
+    EXECUTIONS.clear()
+    client = await dev_server.start()
+    task_queue = f"crash-{uuid.uuid4()}"
+    ids = [f"crash-{n}-{uuid.uuid4()}" for n in range(WORKFLOWS)]
+    for number, workflow_id in enumerate(ids):
+        await client.start_workflow(TimersAndActivities.run, number, id=workflow_id, task_queue=task_queue)
+    async with Worker(client, task_queue=task_queue, workflows=[TimersAndActivities], activities=[record],
+                      max_concurrent_activities=50):
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.2, 1.5))
+            done_at_last_kill = sum(EXECUTIONS.values())
+            dev_server.kill()
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            await dev_server.start()
+        # The worker's own client reconnects to the restarted server; results are read with a new one.
+        client = await connect_when_listening(dev_server.port)
+        results = await asyncio.wait_for(
+            asyncio.gather(*(client.get_workflow_handle(workflow_id).result() for workflow_id in ids)), timeout=180)
+    assert dev_server.starts == KILLS + 1
+    assert done_at_last_kill < WORKFLOWS * 3, "activities were still to run when the server was last killed"
+    for number, result in enumerate(results):
+        assert result == [f"done {number}-{round_}" for round_ in range(3)], f"workflow {number}"
+    # Every activity ran at least once (a crash between its start and its result may run it again).
+    assert all(EXECUTIONS[f"{number}-{round_}"] >= 1 for number in range(WORKFLOWS) for round_ in range(3))
+
+    # Exactly once: one run per workflow id, closed once.
+    runs = [execution async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'")]
+    assert sorted(execution.id for execution in runs) == sorted(ids)
+    histories = []
+    for workflow_id in ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        closes = [event for event in history.events
+                  if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]
+        assert len(closes) == 1 and closes[0] is history.events[-1], workflow_id
+        assert [event.event_id for event in history.events] == list(range(1, len(history.events) + 1))
+        histories.append(history)
+    async def each_history():
+        for history in histories:
+            yield history
+
+    replayed = await Replayer(workflows=[TimersAndActivities]).replay_workflows(
+        each_history(), raise_on_replay_failure=False)
+    assert not replayed.replay_failures, replayed.replay_failures
