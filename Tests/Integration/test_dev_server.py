@@ -2,8 +2,8 @@
 ``WorkflowEnvironment.start_local(dev_server_existing_path=…)``, which passes ``--namespace``, ``--ip``,
 ``--port``, ``--headless``, ``--log-format``, ``--log-level`` and ``--search-attribute`` as it does to the CLI.
 
-The dev form's clock is the wall clock: a three-second sleep takes three seconds. Its store is in memory; the
-durable store (``--db-filename``) is not built yet and is refused with a message that says so.
+The dev form's clock is the wall clock: a three-second sleep takes three seconds. Its store is in memory here;
+the durable store (``--db-filename``) has its own tests in test_durable_dev_server.py.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ async def test_start_local_runs_a_real_clock_dev_server_with_its_namespace_and_s
 
 
 @pytest.mark.parametrize("flags, words", [
-    (["--db-filename", "x.db"], "durable store is not built yet"),
+    (["--db-filename", "/tmp/tk-never-created.sqlite", "--sqlite-pragma", "synchronous=OFF;DROP TABLE runs"],
+     "names and values are letters, digits and underscores"),
+    (["--db-filename", "/nonexistent-directory/x.sqlite"], "/nonexistent-directory/x.sqlite"),
     (["--no-such-flag", "1"], "--no-such-flag is not a `server start-dev` flag"),
     (["--log-level", "loud"], "--log-level loud is not one of"),
     (["--search-attribute", "Colour=Colourful"], "--search-attribute Colour=Colourful is not NAME=TYPE"),
