@@ -20,6 +20,9 @@ package struct ServerOptions: Sendable {
     /// Where transitions are committed and what the engine goes on from (the dev server's `--db-filename`);
     /// `nil`: in memory.
     package var store: (any ExecutionStore)?
+    /// Whether a namespace must be registered (or named at start) to be served: NOT_FOUND otherwise, as
+    /// on Temporal's servers. The test server serves any namespace, as Temporal's Java test server does.
+    package var requiresRegisteredNamespaces = false
 
     package init(host: String, port: Int, engine: EngineCore.Configuration, uiPort: Int? = nil) {
         self.host = host
@@ -44,7 +47,10 @@ package enum TimekeeperServer {
         let engine = try Engine(configuration: options.engine, store: options.store ?? InMemoryExecutionStore(),
                                 wall: EventLoopWallClock(loop: loop), logger: logger)
         try register(options, in: engine)
-        let router = UnaryRouter.allServices(engine: engine)
+        var router = UnaryRouter.allServices(engine: engine)
+        if options.requiresRegisteredNamespaces {
+            router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
+        }
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
             logger: logger)

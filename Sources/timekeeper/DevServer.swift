@@ -108,6 +108,7 @@ struct DevServerLaunch {
         var options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes
+        options.requiresRegisteredNamespaces = true
         if let databaseFile {
             let opened = ContinuousClock.now
             options.store = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas)

@@ -15,7 +15,12 @@ import uuid
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-from temporalio.service import RPCError
+from temporalio.api.common.v1 import WorkflowType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest, ListWorkflowExecutionsRequest, RegisterNamespaceRequest, StartWorkflowExecutionRequest,
+)
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -64,3 +69,31 @@ def test_a_flag_it_cannot_honour_is_refused_naming_it(timekeeper_path, flags, wo
     finished = subprocess.run([str(timekeeper_path), "server", "start-dev", "--port", str(free_loopback_port()), *flags],
                               capture_output=True, text=True, timeout=30)
     assert finished.returncode != 0 and words in finished.stderr, finished
+
+
+async def test_an_unknown_namespace_is_not_found_until_registered(timekeeper_path):
+    """As on Temporal's servers, a namespace must exist to be used: every WorkflowService and OperatorService
+    call naming another answers NOT_FOUND in Temporal's words, and RegisterNamespace makes it exist. (The test
+    server serves any namespace, as Temporal's Java test server does.)"""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(timekeeper_path), port=free_loopback_port(), dev_server_log_level="fatal",
+    ) as env:
+        service = env.client.workflow_service
+        refused = [
+            service.describe_namespace(DescribeNamespaceRequest(namespace="elsewhere")),
+            service.start_workflow_execution(StartWorkflowExecutionRequest(
+                namespace="elsewhere", workflow_id="w", workflow_type=WorkflowType(name="T"),
+                task_queue=TaskQueue(name="tq"), request_id=str(uuid.uuid4()))),
+            service.list_workflow_executions(ListWorkflowExecutionsRequest(namespace="elsewhere")),
+            env.client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="elsewhere")),
+        ]
+        for call in refused:
+            with pytest.raises(RPCError) as error:
+                await call
+            assert error.value.status == RPCStatusCode.NOT_FOUND and error.value.message == "Namespace elsewhere is not found."
+        # Nothing was started by the refused call.
+        await service.register_namespace(RegisterNamespaceRequest(namespace="elsewhere"))
+        listed = await service.list_workflow_executions(ListWorkflowExecutionsRequest(namespace="elsewhere"))
+        assert list(listed.executions) == []
+        described = await service.describe_namespace(DescribeNamespaceRequest(namespace="elsewhere"))
+        assert described.namespace_info.name == "elsewhere"

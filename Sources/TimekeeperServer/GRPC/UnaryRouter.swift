@@ -18,6 +18,9 @@ enum UnaryMethod: Sendable {
 /// The server's method table, keyed by the HTTP/2 `:path` ("/package.Service/Method").
 struct UnaryRouter: Sendable {
     private(set) var methods: [String: UnaryMethod] = [:]
+    /// Per method, how to find its request's `namespace` field (see `NamespaceGate`); asked only when a
+    /// gate is set up, so that the test server's start-up does not pay for it.
+    private(set) var namespaceFieldProbes: [String: @Sendable () -> Int?] = [:]
 
     init(_ services: [any UnaryService]) {
         for service in services { service.register(with: &self) }
@@ -30,6 +33,7 @@ struct UnaryRouter: Sendable {
         methods[Self.path(method)] = .immediate { bytes, headers in
             try handler(try Self.decode(bytes), headers).serializedBytes()
         }
+        namespaceFieldProbes[Self.path(method)] = { NamespaceGate.fieldNumber(of: Request.self) }
     }
 
     /// A handler that may wait (a long poll or a sleep); it runs in a task of its own, cancelled when the
@@ -40,7 +44,10 @@ struct UnaryRouter: Sendable {
         methods[Self.path(method)] = .suspending { bytes, headers in
             try await handler(try Self.decode(bytes), headers).serializedBytes()
         }
+        namespaceFieldProbes[Self.path(method)] = { NamespaceGate.fieldNumber(of: Request.self) }
     }
+
+    mutating func setMethod(_ path: String, _ method: UnaryMethod) { methods[path] = method }
 
     private static func path(_ method: MethodDescriptor) -> String { "/" + method.fullyQualifiedMethod }
 
