@@ -53,16 +53,18 @@ def ratio(a: Cell | None, b: Cell | None) -> str:
     return f"{a / b:.2f}x"
 
 
-def ratio_cell(m: Metric, row: dict[str, Cell]) -> str:
-    return "-" if m.better is None else ratio(row.get(RATIO[0]), row.get(RATIO[1]))
+def ratio_cell(m: Metric, row: dict[str, Cell], pair: tuple[str, str] = RATIO) -> str:
+    return "-" if m.better is None else ratio(row.get(pair[0]), row.get(pair[1]))
 
 
-def table_rows(metrics: list[Metric], targets: list[Target], res: Results) -> tuple[list[str], list[list[str]]]:
-    header = ["metric"] + [t.name for t in targets] + [f"{RATIO[0]} / {RATIO[1].split('-')[0]}"]
+def table_rows(metrics: list[Metric], targets: list[Target], res: Results,
+               pair: tuple[str, str] = RATIO) -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows; the last column is ``pair[0] / pair[1]`` (default RATIO)."""
+    header = ["metric"] + [t.name for t in targets] + [f"{pair[0]} / {pair[1].split('-')[0]}"]
     rows = []
     for m in metrics:
         row = res.cells.get(m.key, {})
-        rows.append([m.label] + [fmt_cell(row.get(t.name), m.fmt) for t in targets] + [ratio_cell(m, row)])
+        rows.append([m.label] + [fmt_cell(row.get(t.name), m.fmt) for t in targets] + [ratio_cell(m, row, pair)])
     return header, rows
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -90,8 +91,10 @@ def _tcp_accepting(port: int) -> bool:
         return s.connect_ex((LOOPBACK, port)) == 0
 
 
-def run_trial(argv_template: list[str], timeout_s: float) -> tuple[float, float]:
-    """Start one server; return (listen_ms, ready_ms) measured from Popen."""
+def run_trial(argv_template: list[str], timeout_s: float,
+              stop_signal: int = signal.SIGTERM) -> tuple[float, float]:
+    """Start one server; return (listen_ms, ready_ms) measured from Popen.  The server is then stopped with
+    ``stop_signal`` (SIGKILL after 5 s if it is still there)."""
     port = free_loopback_port()
     argv = [a.replace("{port}", str(port)) for a in argv_template]
     channel = grpc.insecure_channel(
@@ -134,7 +137,7 @@ def run_trial(argv_template: list[str], timeout_s: float) -> tuple[float, float]
             t_ready = time.perf_counter()
         finally:
             channel.close()
-            proc.terminate()
+            proc.send_signal(stop_signal)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
