@@ -44,9 +44,19 @@ package enum TimekeeperServer {
         // loop; each connection is read, run and answered on its own loop, which is that same one unless
         // TIMEKEEPER_THREADS asks for more (see main.swift).
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let engine = try Engine(configuration: options.engine, store: options.store ?? InMemoryExecutionStore(),
-                                wall: EventLoopWallClock(loop: loop), logger: logger)
-        try register(options, in: engine)
+        let engine = Engine(configuration: options.engine, wall: EventLoopWallClock(loop: loop), logger: logger)
+        let prepare: @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void = { core, now throws(EngineError) in
+            try register(options, in: &core, now: now)
+        }
+        if let store = options.store {
+            // Read and rebuilt while the server starts listening; calls that need the engine wait for it.
+            engine.recoverInBackground(from: store, prepare: prepare) { error in
+                logger.critical("the durable store cannot be served: \(error)")
+                exit(1)
+            }
+        } else {
+            try engine.prepare(prepare)
+        }
         var router = UnaryRouter.allServices(engine: engine)
         if options.requiresRegisteredNamespaces {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
@@ -66,16 +76,16 @@ package enum TimekeeperServer {
     }
 
     /// What the command line asks to exist before the first call: namespaces and their search attributes.
-    private static func register(_ options: ServerOptions, in engine: Engine) throws {
-        for namespace in options.namespaces where namespace != "default" && !engine.namespaceRecord(namespace).registered {
-            try engine.registerNamespace(.with { $0.namespace = namespace })
+    private static func register(_ options: ServerOptions, in core: inout EngineCore, now: Instant) throws(EngineError) {
+        for namespace in options.namespaces where namespace != "default" && !core.namespaceRecord(namespace).registered {
+            try core.registerNamespace(.with { $0.namespace = namespace }, wallNow: now)
         }
         guard !options.searchAttributes.isEmpty else { return }
         for namespace in Set(["default"] + options.namespaces) {
-            try engine.addSearchAttributes(.with {
+            try core.addSearchAttributes(.with {
                 $0.namespace = namespace
                 $0.searchAttributes = options.searchAttributes.mapValues(\.indexedValueType)
-            })
+            }, wallNow: now)
         }
     }
 

@@ -32,7 +32,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
     /// The pragmas applied when none is given: a write-ahead log, and commits that survive a process crash.
     package static let defaultPragmas: [(String, String)] = [("journal_mode", "WAL"), ("synchronous", "NORMAL")]
 
-    /// Opens (or creates) the store at `path` and reads what it holds. `pragmas` are applied after the
+    /// Opens (or creates) the store at `path`; `load()` reads what it holds. `pragmas` are applied after the
     /// defaults, each checked to be a plain name and value. The file is locked for this process alone.
     package init(path: String, pragmas: [(String, String)] = []) throws(StoreError) {
         for (name, value) in pragmas {
@@ -59,7 +59,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
             }
             try Self.migrator.migrate(database)
             self.database = database
-            (loaded, runRows) = try database.write { db in try Self.load(db) }
+            loaded = Loaded()
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
@@ -143,6 +143,17 @@ package struct SQLiteExecutionStore: ExecutionStore {
             loaded.registeredSearchAttributes[row[0], default: [:]][row[1]] = type
         }
         return (loaded, rows)
+    }
+
+    /// Reads every run, current run and record the file holds (what recovery folds).
+    package mutating func load() throws {
+        do {
+            (loaded, runRows) = try database.read { db in try Self.load(db) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.io, "reading the durable store: \(error)")
+        }
     }
 
     package var runs: [(runID: String, changes: [RunChange])] { loaded.runs }

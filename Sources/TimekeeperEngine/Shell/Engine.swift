@@ -1,5 +1,6 @@
 internal import SwiftProtobuf
 package import Logging
+internal import Dispatch
 internal import Synchronization
 package import TemporalAPI
 
@@ -75,6 +76,46 @@ package final class Engine: Sendable {
         var store = store
         store.didRecover()
         state = Mutex(State(core: core, store: store))
+    }
+
+    /// Reads `store` and rebuilds the engine from it on a thread of its own, holding the engine's lock from
+    /// before this returns until it is done: the server can listen and answer `GetSystemInfo` (which needs
+    /// no engine) at once, and every call that needs the engine waits for the recovery instead of seeing an
+    /// empty one. `prepare` then runs on the recovered core, still under the lock (the dev server's
+    /// `--namespace` and `--search-attribute`), and what it changed is committed. A store that does not
+    /// read or rebuild goes to `onFailure` (the server cannot serve it).
+    package func recoverInBackground(
+        from store: any ExecutionStore,
+        prepare: @escaping @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void,
+        onFailure: @escaping @Sendable (any Error) -> Void
+    ) {
+        let holding = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { [self] in
+            var store = store
+            let wakeups: Wakeups? = state.withLock { state in
+                holding.signal()
+                do {
+                    try store.load()
+                    let now = wall.now()
+                    state.core = try EngineCore(recovering: store, configuration: state.core.configuration,
+                                                wallNow: now, makeRunID: state.core.newRunID)
+                    store.didRecover()
+                    state.store = store
+                    try prepare(&state.core, now)
+                    return Self.collectWakeups(&state, wallNow: now)
+                } catch {
+                    onFailure(error)
+                    return nil
+                }
+            }
+            if let wakeups { perform(wakeups) }
+        }
+        holding.wait()
+    }
+
+    /// Runs `body` on the core as one transition (what a server sets up before its first call).
+    package func prepare(_ body: (inout EngineCore, Instant) throws(EngineError) -> Void) throws(EngineError) {
+        try transact(body)
     }
 
     // MARK: Transitions

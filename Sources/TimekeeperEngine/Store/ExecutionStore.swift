@@ -14,11 +14,15 @@ package protocol ExecutionStore: Sendable {
     var namespaceRecords: [String: NamespaceRecord] { get }
     /// Custom search attributes registered, by namespace.
     var registeredSearchAttributes: [String: [String: SearchAttributeType]] { get }
+    /// Reads what the store holds, so that `runs` and the rest answer it (a store on disk reads here, not
+    /// when opened, so that a server can listen while it reads).
+    mutating func load() throws
     /// The engine has been rebuilt from the store: what it read to do so may be let go.
     mutating func didRecover()
 }
 
 extension ExecutionStore {
+    package mutating func load() throws {}
     package mutating func didRecover() {}
 }
 

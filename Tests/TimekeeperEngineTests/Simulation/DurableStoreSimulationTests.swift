@@ -11,6 +11,12 @@ import TimekeeperStore
 ///
 /// `TIMEKEEPER_STORE_SIM_SEEDS=N` runs seeds 1...N (default 150).
 @Suite struct DurableStoreSimulationTests {
+    static func openAndLoad(_ path: String) throws -> SQLiteExecutionStore {
+        var store = try SQLiteExecutionStore(path: path)
+        try store.load()
+        return store
+    }
+
     @Test func aStoreOpenedAgainRebuildsTheLiveCore() throws {
         let count = ProcessInfo.processInfo.environment["TIMEKEEPER_STORE_SIM_SEEDS"].flatMap({ UInt64($0) }) ?? 150
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tk-store-sim-\(getpid())")
@@ -20,14 +26,14 @@ import TimekeeperStore
         var reopenedRuns = 0
         for seed in 1...max(1, count) {
             let path = directory.appendingPathComponent("seed-\(seed).sqlite").path
-            let simulation = Simulation(seed: seed, durableStore: .init(open: { try SQLiteExecutionStore(path: path) }))
+            let simulation = Simulation(seed: seed, durableStore: .init(open: { try Self.openAndLoad(path) }))
             if let failure = simulation.failure {
                 failed.append(seed)
                 if failed.count <= 3 {
                     Issue.record("seed \(seed) step \(failure.step): \(failure.violations.prefix(3).map(\.description))")
                 }
             }
-            reopenedRuns += try SQLiteExecutionStore(path: path).runs.count
+            reopenedRuns += try Self.openAndLoad(path).runs.count
         }
         print("Durable store simulation: \(count) seeds, \(reopenedRuns) runs read back, \(failed.count) failed")
         #expect(failed.isEmpty, "\(failed.count) of \(count) seeds: \(failed.prefix(20))")
@@ -37,12 +43,12 @@ import TimekeeperStore
     @Test func aCorruptChangeIsRefusedWhenOpening() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tk-store-corrupt-\(getpid()).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        _ = Simulation(seed: 3, durableStore: .init(open: { try SQLiteExecutionStore(path: path) }))
-        #expect(try SQLiteExecutionStore(path: path).runs.count > 0)
+        _ = Simulation(seed: 3, durableStore: .init(open: { try Self.openAndLoad(path) }))
+        #expect(try Self.openAndLoad(path).runs.count > 0)
         // The second change of the first run (its first is the started event) becomes bytes no note reads as.
         try DatabaseQueue(path: path).write { db in
             try db.execute(sql: "UPDATE changes SET kind = 1, body = x'0a05ff' WHERE run = (SELECT min(id) FROM runs) AND seq = 1")
         }
-        #expect(throws: StoreError.self) { _ = try SQLiteExecutionStore(path: path) }
+        #expect(throws: StoreError.self) { _ = try Self.openAndLoad(path) }
     }
 }
