@@ -169,6 +169,7 @@ enum Inspection {
         case .activityTimeout(_, _, let type): "activity-\(TimetableEntry.timeoutName(type))-timeout"
         case .activityRetry: "activity-retry"
         case .workflowBackoff: "workflow-backoff"
+        case .fastForwardEnd: "fast-forward-end"
         case .testClientSleep: "test-client-sleep"
         case .scheduleWakeup: "schedule"
         }

@@ -181,6 +181,18 @@ struct WorkflowServiceHandlers: UnaryService {
                 request, timeout: headers.longPollTimeout(bound: Self.historyPollBound))
         }
 
+        // Per-workflow time skipping (V2): a new config (a fast-forward among others), and the poll that
+        // waits for a fast-forward to end.
+        router.registerUnary(WS.Method.UpdateWorkflowExecutionOptions.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_UpdateWorkflowExecutionOptionsRequest, _) in
+            try engine.updateWorkflowOptions(request)
+        }
+
+        router.registerSuspending(WS.Method.PollWorkflowExecutionTimeSkipping.descriptor) {
+            (request: Temporal_Api_Workflowservice_V1_PollWorkflowExecutionTimeSkippingRequest, headers) in
+            try await engine.pollTimeSkipping(request, timeout: headers.longPollTimeout(bound: Self.historyPollBound))
+        }
+
         router.registerUnary(WS.Method.DescribeWorkflowExecution.descriptor) {
             (request: Temporal_Api_Workflowservice_V1_DescribeWorkflowExecutionRequest, _) in
             try engine.describeWorkflow(request)

@@ -22,6 +22,8 @@ struct DynamicConfigValue: Equatable {
     static let honoured = [
         "limit.historyCount.suggestContinueAsNew": "events at which a workflow task suggests continue-as-new (default 4096)",
         "limit.historySize.suggestContinueAsNew": "history bytes at which a workflow task suggests continue-as-new (default 4 MiB)",
+        "frontend.WorkflowTimeSkippingEnabled": "per-workflow time skipping (V2); default true here (false on Temporal's servers, where SDKs' start_time_skipping_v2 must pass it)",
+        "frontend.WorkflowTimeSkippingMaxSkipPerSession": "skips a time-skipping session may make when its config leaves the limit at 0 (default 200)",
     ]
 
     /// Applies the honoured values to an engine configuration; answers the lines to log (ignored keys,
@@ -40,6 +42,18 @@ struct DynamicConfigValue: Equatable {
                 } else {
                     configuration.suggestContinueAsNewAtHistoryBytes = number
                 }
+            case "frontend.WorkflowTimeSkippingEnabled":
+                guard let enabled = Bool(entry.value.lowercased()) else {
+                    notes.append("dynamic config \(entry.key)=\(entry.value) ignored: the value must be true or false")
+                    continue
+                }
+                configuration.timeSkippingV2Enabled = enabled
+            case "frontend.WorkflowTimeSkippingMaxSkipPerSession":
+                guard let number = Int32(entry.value), number > 0 else {
+                    notes.append("dynamic config \(entry.key)=\(entry.value) ignored: the value must be a positive integer")
+                    continue
+                }
+                configuration.timeSkippingMaxSkipsPerSession = number
             default:
                 notes.append("dynamic config \(entry.key) is not used by timekeeper; ignored")
             }

@@ -114,6 +114,7 @@ extension EngineCore {
         case .activityRetry(let scheduledEventID, let attempt):
             fireActivityRetry(runID, scheduledEventID: scheduledEventID, attempt: attempt)
         case .workflowBackoff: scheduleWorkflowTask(runID, attempt: 1)
+        case .fastForwardEnd: endFastForward(runID)
         case .testClientSleep, .scheduleWakeup: break
         }
     }

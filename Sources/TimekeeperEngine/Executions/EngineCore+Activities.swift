@@ -95,7 +95,7 @@ extension EngineCore {
     }
 
     private mutating func startActivityAttempt(_ task: ActivityTaskRef, identity: String) -> PollActivityTaskResponse {
-        note(task.runID, .activityAttemptStarted(scheduledEventID: task.scheduledEventID, identity: identity, at: now))
+        note(task.runID, .activityAttemptStarted(scheduledEventID: task.scheduledEventID, identity: identity, at: runNow(task.runID)))
         let activity = runs[task.runID]!.activities[task.scheduledEventID]!
         let run = runs[task.runID]!
         let attributes = activity.scheduled
@@ -113,7 +113,7 @@ extension EngineCore {
             if let details = activity.heartbeatDetails { $0.heartbeatDetails = details }
             $0.scheduledTime = activity.firstScheduledAt.timestamp
             $0.currentAttemptScheduledTime = activity.attemptScheduledAt.timestamp
-            $0.startedTime = now.timestamp
+            $0.startedTime = runNow(task.runID).timestamp
             $0.attempt = task.attempt
             $0.scheduleToCloseTimeout = activity.timeouts.scheduleToClose.protobuf
             $0.startToCloseTimeout = activity.timeouts.startToClose.protobuf
@@ -227,7 +227,7 @@ extension EngineCore {
             let (runID, scheduledID) = try core.startedActivity(address)
             return { core in
                 // The heartbeat entry moves with the last heartbeat (see `Refresher`).
-                core.note(runID, .activityHeartbeat(scheduledEventID: scheduledID, details: details, at: core.now))
+                core.note(runID, .activityHeartbeat(scheduledEventID: scheduledID, details: details, at: core.runNow(runID)))
                 let activity = core.runs[runID]!.activities[scheduledID]!
                 return HeartbeatAnswer(cancelRequested: activity.cancelRequested, paused: activity.isPaused)
             }
@@ -246,7 +246,7 @@ extension EngineCore {
             guard activity.attempt == attempt, case .started = activity.phase else { return }
         case .heartbeat:
             guard activity.attempt == attempt, case .started = activity.phase else { return }
-            if let last = activity.lastHeartbeatAt, now < last + activity.timeouts.heartbeat { return }
+            if let last = activity.lastHeartbeatAt, runNow(runID) < last + activity.timeouts.heartbeat { return }
         default: return
         }
         let failure = Failure.with {
@@ -271,21 +271,21 @@ extension EngineCore {
         let deadline = activity.firstScheduledAt + activity.timeouts.scheduleToClose
         let decision: RetryRules.Decision =
             retryable
-            ? RetryRules.decide(policy: activity.retryPolicy, attempt: activity.attempt, failure: failure, now: now,
+            ? RetryRules.decide(policy: activity.retryPolicy, attempt: activity.attempt, failure: failure, now: runNow(runID),
                                 deadline: deadline)
             : .stop(timedOut ? .timeout : .nonRetryableFailure)
         if activity.isPaused, !activity.cancelRequested, retryable {
             switch decision {
             case .retry, .stop(.maximumAttemptsReached):
                 // Paused: the next attempt waits for an unpause, whatever the attempt count.
-                note(runID, .activityAttemptFailedWhilePaused(scheduledEventID: scheduledID, failure: failure, at: now))
+                note(runID, .activityAttemptFailedWhilePaused(scheduledEventID: scheduledID, failure: failure, at: runNow(runID)))
                 return
             default: break
             }
         }
         if case .retry(let delay) = decision, !activity.cancelRequested {
             // The wait for a retry does not hold the clock ("allow time skipping when waiting for retry").
-            note(runID, .activityAttemptFailed(scheduledEventID: scheduledID, failure: failure, retryAt: now + delay))
+            note(runID, .activityAttemptFailed(scheduledEventID: scheduledID, failure: failure, retryAt: runNow(runID) + delay))
             return
         }
         let retryState: Temporal_Api_Enums_V1_RetryState =
@@ -320,7 +320,7 @@ extension EngineCore {
         guard runs[runID]?.isOpen == true, let activity = runs[runID]!.activities[scheduledEventID],
             activity.attempt == attempt, activity.phase == .backingOff
         else { return }
-        note(runID, .activityAttemptScheduled(scheduledEventID: scheduledEventID, at: now))
+        note(runID, .activityAttemptScheduled(scheduledEventID: scheduledEventID, at: runNow(runID)))
         dispatchActivityAttempt(runID, scheduledEventID)
     }
 

@@ -12,7 +12,7 @@ extension EngineCore {
         try transition(wallNow) { (core: EngineCore) throws(EngineError) in
             let (run, activities) = try core.pendingActivities(
                 namespace: request.namespace, request.execution, selection: request.activity.map(Selection.init))
-            let pause = ActivityPause(at: core.now, identity: request.identity, reason: request.reason,
+            let pause = ActivityPause(at: core.runNow(run.ref.runID), identity: request.identity, reason: request.reason,
                                       requestID: request.requestID)
             for activity in activities {
                 // A repeat of the same request (same request id, or none) is a no-op, as in Temporal.
@@ -47,7 +47,7 @@ extension EngineCore {
                     let id = activity.scheduledEventID
                     core.note(run.ref.runID, .activityUnpaused(
                         scheduledEventID: id, resetAttempts: request.resetAttempts, resetHeartbeat: request.resetHeartbeat,
-                        at: core.now))
+                        at: core.runNow(run.ref.runID)))
                     // A waiting attempt goes to its queue now (jitter is not applied: the attempt is offered at
                     // once, which a jitter of zero would also do).
                     let current = core.runs[run.ref.runID]!.activities[id]!

@@ -38,7 +38,7 @@ extension EngineCore {
     /// If `runID` is a cron run, how long the chain's next run waits once this one closes.
     func cronBackoff(after runID: String) -> Duration? {
         guard let run = runs[runID], let request = run.startRequest, !request.cronSchedule.isEmpty else { return nil }
-        return Self.cronBackoff(request.cronSchedule, scheduledAt: run.startedAt + run.backoff, now: now)
+        return Self.cronBackoff(request.cronSchedule, scheduledAt: run.startedAt + run.backoff, now: runNow(runID))
     }
 
     /// Records a run's close event (`fill` gets the id of the run that continues the chain, or "") and

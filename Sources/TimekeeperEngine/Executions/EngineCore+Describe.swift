@@ -23,6 +23,7 @@ extension EngineCore {
                 }
             }
             $0.workflowExecutionInfo = executionInfo(run)
+            if let info = timeSkippingInfo(run) { $0.workflowExtendedInfo.timeSkippingInfo = info }
             let points = autoResetPoints(run)
             if !points.isEmpty { $0.workflowExecutionInfo.autoResetPoints = .with { $0.points = points } }
             if run.isOpen {

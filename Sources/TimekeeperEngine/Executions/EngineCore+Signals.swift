@@ -34,6 +34,7 @@ extension EngineCore {
             $0.workflowRunTimeout = request.workflowRunTimeout
             $0.workflowTaskTimeout = request.workflowTaskTimeout
             $0.identity = request.identity
+            if request.hasTimeSkippingConfig { $0.timeSkippingConfig = request.timeSkippingConfig }
             $0.requestID = request.requestID.isEmpty ? UUIDs.random() : request.requestID
             $0.workflowIDReusePolicy = request.workflowIDReusePolicy
             // Signal-with-start signals a running workflow rather than failing on it.

@@ -35,6 +35,7 @@ extension EngineCore {
     func decideStart(_ request: StartWorkflowRequest) throws(EngineError) -> StartDecision {
         try Self.validate(request)
         try checkSearchAttributes(request.searchAttributes.indexedFields, namespace: request.namespace)
+        if request.hasTimeSkippingConfig { _ = try validatedTimeSkippingConfig(request.timeSkippingConfig) }
         let key = WorkflowKey(namespace: request.namespace, workflowID: request.workflowID)
         guard let currentID = currentRuns[key], let current = runs[currentID] else { return .create(terminating: nil) }
         if current.startRequestID == request.requestID { return .repeated(runID: currentID) }
@@ -173,7 +174,10 @@ extension EngineCore {
             execution: Duration(protobuf: request.workflowExecutionTimeout),
             run: Duration(protobuf: request.workflowRunTimeout),
             workflowTask: Duration(protobuf: request.workflowTaskTimeout))
-        let startTime = now
+        let (skippingConfig, skippingPassedOn) = timeSkippingOnStart(request, previous: previous, parentRunID: child?.parent.runID)
+        // A run that goes on from a skipped clock starts at its virtual now (see `createRun`).
+        let startTime = now + (skippingPassedOn.map { Duration(protobuf: $0.initialSkippedDuration) } ?? .zero)
+        let filledSkippingConfig = skippingConfig.map { (try? validatedTimeSkippingConfig($0)) ?? $0 }
         let firstRunID = continuation?.firstRunID ?? runID
         // A cron workflow's first run waits for the first time its schedule names (then the start delay
         // does not apply, as in Temporal).
@@ -210,6 +214,8 @@ extension EngineCore {
                 if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
                 if request.hasHeader { $0.header = request.header }
                 if request.hasPriority { $0.priority = request.priority }
+                if let filledSkippingConfig { $0.timeSkippingConfig = filledSkippingConfig }
+                if let skippingPassedOn { $0.timeSkippingStatePropagation = skippingPassedOn }
                 $0.workflowID = request.workflowID
                 if backoff > .zero { $0.firstWorkflowTaskBackoff = backoff.protobuf }
                 if let parent {
@@ -250,7 +256,7 @@ extension EngineCore {
             let firstStart = runs[run.firstRunID]?.startedAt ?? run.startedAt
             let executionTimeout = Duration(protobuf: request.workflowExecutionTimeout)
             decision = RetryRules.decide(
-                policy: policy, attempt: run.attempt, failure: failure, now: now,
+                policy: policy, attempt: run.attempt, failure: failure, now: runNow(runID),
                 deadline: executionTimeout > .zero ? firstStart + executionTimeout : nil)
         }
         var nextRunID = ""

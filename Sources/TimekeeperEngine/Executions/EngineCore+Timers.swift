@@ -32,7 +32,7 @@ extension EngineCore {
     mutating func fireTimersDueDuringTask(_ runID: String) {
         guard let run = runs[runID], run.isOpen else { return }
         for (timerID, timer) in run.timers.sorted(by: { $0.value.startedEventID < $1.value.startedEventID })
-        where timer.fireAt <= now {
+        where timer.fireAt <= runNow(runID) {
             fireTimer(runID, timerID: timerID, startedEventID: timer.startedEventID)
         }
     }

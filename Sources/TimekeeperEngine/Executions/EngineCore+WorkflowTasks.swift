@@ -33,7 +33,7 @@ extension EngineCore {
         guard transient else { return record(runID, event.eventType) { $0.attributes = event.attributes } }
         var held = event
         held.eventID = runs[runID]!.lastEventID + 1 + Int64(runs[runID]!.unwrittenWorkflowTaskEvents.count)
-        held.eventTime = now.timestamp
+        held.eventTime = runNow(runID).timestamp
         note(runID, hold(held))
         return held.eventID
     }
@@ -169,7 +169,7 @@ extension EngineCore {
             $0.history = .with { $0.events = events }
             $0.workflowExecutionTaskQueue = .with { $0.name = run.taskQueue; $0.kind = .normal }
             $0.scheduledTime = scheduledAt.timestamp
-            $0.startedTime = now.timestamp
+            $0.startedTime = runNow(runID).timestamp
         }
         attachBufferedQueries(runID, to: &response)
         attachUpdates(runID, startedEventID: startedID, to: &response)

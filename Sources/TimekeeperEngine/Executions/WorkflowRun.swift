@@ -58,6 +58,11 @@ package struct WorkflowRun: Sendable, Equatable {
     package private(set) var children: [Int64: ChildState] = [:]
     /// Signals and cancel requests to other workflows not yet answered, by initiated event id.
     package private(set) var externalRequests: [Int64: ExternalRequest] = [:]
+    /// The run's own clock, if time skipping (V2) was ever asked for it.
+    package private(set) var timeSkipping: TimeSkippingState?
+    /// Whether the start set a run or execution timeout (otherwise the run has no deadline of its own to
+    /// skip to, only the normalised ten years).
+    package let hasRequestedDeadline: Bool
 
     /// A run from its WorkflowExecutionStarted event.
     init(ref: RunRef, started event: HistoryEvent) {
@@ -83,9 +88,14 @@ package struct WorkflowRun: Sendable, Equatable {
             ? attributes.rootWorkflowExecution
             : .with { $0.workflowID = ref.workflowID; $0.runID = ref.runID }
         lastEventID = event.eventID
+        hasRequestedDeadline = attributes.hasWorkflowRunTimeout || attributes.hasWorkflowExecutionTimeout
+        timeSkipping = TimeSkippingState(started: attributes, at: startedAt)
     }
 
     package var isOpen: Bool { status == .running }
+
+    /// How far the run's clock is ahead of the engine's (time skipping V2).
+    package var skippedOffset: Duration { timeSkipping?.offset ?? .zero }
 
     // MARK: The reducer
 
@@ -202,6 +212,19 @@ package struct WorkflowRun: Sendable, Equatable {
         case .workflowExecutionCanceledEventAttributes?: close(.canceled, at: time)
         case .workflowExecutionTerminatedEventAttributes?: close(.terminated, at: time)
         case .workflowExecutionContinuedAsNewEventAttributes?: close(.continuedAsNew, at: time)
+        case .workflowExecutionTimeSkippingTransitionedEventAttributes(let attributes)?:
+            guard timeSkipping != nil else {
+                throw RunChangeError(.invalidTransition, "a time-skipping transition (event \(id)) in a run without time skipping")
+            }
+            timeSkipping!.transition(attributes, at: time)
+        case .workflowExecutionOptionsUpdatedEventAttributes(let attributes)?:
+            if attributes.timeSkippingConfigUpdated || attributes.hasTimeSkippingConfig {
+                if timeSkipping == nil {
+                    timeSkipping = TimeSkippingState(config: attributes.timeSkippingConfig, at: time)
+                } else {
+                    timeSkipping!.replace(attributes.timeSkippingConfig, at: time)
+                }
+            }
         case .workflowExecutionStartedEventAttributes?:
             throw RunChangeError(.invalidTransition, "WorkflowExecutionStarted (event \(id)) in a run that has started")
         default:

@@ -47,6 +47,11 @@ package struct EngineCore: Sendable {
         /// Test mode registers a custom search attribute on first use (Temporal's Java test server accepts
         /// any); dev mode refuses a name nobody registered, as Temporal's dev server does.
         package var registersSearchAttributesOnFirstUse = true
+        /// Per-workflow time skipping (V2): on unless `frontend.WorkflowTimeSkippingEnabled=false` (Temporal's
+        /// default is off, but SDKs' `start_time_skipping_v2` does not turn it on), and the skips a session
+        /// may make when a config leaves the limit unset (`frontend.WorkflowTimeSkippingMaxSkipPerSession`).
+        package var timeSkippingV2Enabled = true
+        package var timeSkippingMaxSkipsPerSession: Int32 = 200
 
         package init(skipsTime: Bool, startsLocked: Bool) {
             self.skipsTime = skipsTime
@@ -228,7 +233,7 @@ package struct EngineCore: Sendable {
         }
         var event = HistoryEvent()
         event.eventID = runs[runID]!.lastEventID + 1
-        event.eventTime = clock.now.timestamp
+        event.eventTime = runNow(runID).timestamp
         event.eventType = type
         event.taskID = nextTaskID
         nextTaskID += 1
@@ -245,6 +250,11 @@ package struct EngineCore: Sendable {
         .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut, .workflowExecutionCanceled,
         .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
     ]
+
+    /// A run's now: the engine's, plus what time skipping (V2) moved the run's own clock on.
+    package func runNow(_ runID: String) -> Instant {
+        clock.now + (runs[runID]?.skippedOffset ?? .zero)
+    }
 
     /// Appends a whole event (id, time and task id set) through the run's reducer.
     @discardableResult
@@ -272,6 +282,12 @@ package struct EngineCore: Sendable {
         event.taskID = nextTaskID
         nextTaskID += 1
         fill(&event)
+        // A run that goes on from a skipped clock (a child, a retry, a continue-as-new) starts at its
+        // virtual now.
+        let inherited = event.workflowExecutionStartedEventAttributes.timeSkippingStatePropagation.initialSkippedDuration
+        if event.workflowExecutionStartedEventAttributes.hasTimeSkippingStatePropagation {
+            event.eventTime = (clock.now + Duration(protobuf: inherited)).timestamp
+        }
         runs[ref.runID] = WorkflowRun(ref: ref, started: event)
         histories[ref.runID] = [event]
         noteSearchAttributeTypes(event, namespace: ref.namespace)
@@ -332,6 +348,7 @@ package struct EngineCore: Sendable {
     /// Brings the timetable entries and clock holds of every changed run in line with its state.
     mutating func refreshTouchedRuns() {
         guard !touched.isEmpty else { return }
+        skipIdleRuns(touched)
         var seen = Set<String>()
         // In the order the runs changed, so that entries due at one instant fire the same way every time.
         for runID in touched where seen.insert(runID).inserted {

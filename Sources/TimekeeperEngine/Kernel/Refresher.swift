@@ -9,6 +9,12 @@ enum Refresher {
     /// in the order their events were recorded.
     static func entries(of run: WorkflowRun) -> [(kind: TimetableEntry.Kind, fireAt: Instant)] {
         guard run.isOpen else { return [] }
+        // The run's state is in its own (virtual) time; the timetable is in the engine's.
+        let offset = run.skippedOffset
+        return virtualEntries(of: run).map { ($0.kind, $0.fireAt + (.zero - offset)) }
+    }
+
+    private static func virtualEntries(of run: WorkflowRun) -> [(kind: TimetableEntry.Kind, fireAt: Instant)] {
         var entries: [(kind: TimetableEntry.Kind, fireAt: Instant)] = []
         // Unlike the Java test server, which cancels the run timer only on completion, every close
         // cancels it: a stale 10-year entry would otherwise be a pointless jump target.
@@ -62,6 +68,10 @@ enum Refresher {
                 entries.append(scheduleToClose)
                 entries.append((.activityRetry(scheduledEventID: scheduledID, attempt: attempt), activity.retryAt ?? run.startedAt))
             }
+        }
+        // A fast-forward ends at its target even if the run stays busy (Temporal's TimeSkippingTimerTask).
+        if let skipping = run.timeSkipping, skipping.isEnabled, let target = skipping.pendingFastForward {
+            entries.append((.fastForwardEnd, target))
         }
         return entries
     }

@@ -15,8 +15,9 @@ package final class Engine: Sendable {
         /// Task-queue long polls waiting for a task.
         var workflowPollers = Waiters<PollerID, PollWorkflowTaskResponse?>()
         var activityPollers = Waiters<PollerID, PollActivityTaskResponse?>()
-        /// History long polls; resumed with `nil` ("read again") or an empty page (gave up).
-        var historyWaiters = Waiters<UInt64, GetHistoryResponse?>()
+        /// Long polls waiting for a run to change (history, fast-forwards): resumed with `.changed` ("read
+        /// again") or `.gaveUp` (deadline or cancellation).
+        var historyWaiters = Waiters<UInt64, RunWaitOutcome>()
         /// The history waiters of each run, to wake when it changes.
         var historyWaitersByRun: [String: Set<UInt64>] = [:]
         /// Each history waiter's run, so that giving up finds it without a scan, and whether it is a client
@@ -40,8 +41,14 @@ package final class Engine: Sendable {
     struct HistoryWait {
         var runID: String
         var awaitsResult: Bool
-        /// The answer if the wait ends with nothing new (deadline or cancellation).
-        var emptyPage: GetHistoryResponse
+    }
+
+    enum RunWaitOutcome: Sendable { case changed, gaveUp }
+
+    /// What a long poll's read gives: its answer, or the run to wait on and the answer if nothing changes.
+    enum RunRead<Answer> {
+        case answer(Answer)
+        case waitForChange(runID: String, answerIfUnchanged: Answer)
     }
 
     /// Continuations to resume once the lock is released.
@@ -156,7 +163,7 @@ package final class Engine: Sendable {
                     if state.historyWaits.removeValue(forKey: waiterID)?.awaitsResult == true {
                         state.core.noteResultWaiter(runID, -1)
                     }
-                    if let waiter = state.historyWaiters.take(waiterID) { wakeups.actions.append { waiter.resume(returning: .success(nil)) } }
+                    if let waiter = state.historyWaiters.take(waiterID) { wakeups.actions.append { waiter.resume(returning: .success(.changed)) } }
                 }
             case .finishSleep(let id):
                 if let waiter = state.sleepers.take(id) { wakeups.actions.append { waiter.resume(returning: .success(())) } }
@@ -405,24 +412,42 @@ package final class Engine: Sendable {
     package func readHistory(_ request: GetHistoryRequest, timeout: Duration) async throws(EngineError)
         -> GetHistoryResponse
     {
-        let outcome: Result<GetHistoryResponse, EngineError> = await withTimeout(timeout, clock: wall) {
+        try await longPoll(timeout: timeout, awaitsResult: request.historyEventFilterType == .closeEvent) {
+            (core: inout EngineCore) throws(EngineError) -> RunRead<GetHistoryResponse> in
+            switch try core.readHistory(request) {
+            case .page(let page): .answer(page)
+            case .waitForChange(let runID, let emptyPage): .waitForChange(runID: runID, answerIfUnchanged: emptyPage)
+            }
+        }
+    }
+
+    /// Reads with `read` until it answers, waiting between reads for the run it names to change; at most
+    /// `timeout` in all, then the answer for "nothing changed". `awaitsResult`: the wait is a client
+    /// awaiting the run's close (`result()`), which the clock explains.
+    func longPoll<Answer: Sendable>(
+        timeout: Duration, awaitsResult: Bool,
+        _ read: @escaping @Sendable (inout EngineCore) throws(EngineError) -> RunRead<Answer>
+    ) async throws(EngineError) -> Answer {
+        let outcome: Result<Answer, EngineError> = await withTimeout(timeout, clock: wall) {
             while true {
                 let waiterID = self.state.withLock { $0.makeID() }
-                let step: Result<GetHistoryResponse?, EngineError> = await withTaskCancellationHandler {
+                var ifUnchanged: Answer?
+                let step: Result<RunWaitOutcome, EngineError> = await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in
                         do throws(EngineError) {
                             try self.transact { (state: inout State, _: Instant) throws(EngineError) in
-                                switch try state.core.readHistory(request) {
-                                case .page(let page): continuation.resume(returning: .success(page))
-                                case .waitForChange(let runID, let emptyPage):
+                                switch try read(&state.core) {
+                                case .answer(let answer):
+                                    ifUnchanged = answer
+                                    continuation.resume(returning: .success(.gaveUp))
+                                case .waitForChange(let runID, let answer):
+                                    ifUnchanged = answer
                                     if Task.isCancelled {
-                                        continuation.resume(returning: .success(emptyPage))
+                                        continuation.resume(returning: .success(.gaveUp))
                                     } else {
-                                        let awaitsResult = request.historyEventFilterType == .closeEvent
                                         state.historyWaiters.add(waiterID, continuation)
                                         state.historyWaitersByRun[runID, default: []].insert(waiterID)
-                                        state.historyWaits[waiterID] = HistoryWait(
-                                            runID: runID, awaitsResult: awaitsResult, emptyPage: emptyPage)
+                                        state.historyWaits[waiterID] = HistoryWait(runID: runID, awaitsResult: awaitsResult)
                                         if awaitsResult { state.core.noteResultWaiter(runID, 1) }
                                     }
                                 }
@@ -435,9 +460,9 @@ package final class Engine: Sendable {
                     self.abandonHistoryWait(waiterID)
                 }
                 switch step {
-                case .success(.some(let page)): return .success(page)
+                case .success(.gaveUp): return .success(ifUnchanged!)
                 case .failure(let error): return .failure(error)
-                case .success(.none): continue  // the run changed: read again
+                case .success(.changed): continue  // the run changed: read again
                 }
             }
         }
@@ -445,17 +470,16 @@ package final class Engine: Sendable {
     }
 
     private func abandonHistoryWait(_ waiterID: UInt64) {
-        let found: (CheckedContinuation<Result<GetHistoryResponse?, EngineError>, Never>, GetHistoryResponse)? =
-            state.withLock { state in
-                guard let wait = state.historyWaits.removeValue(forKey: waiterID),
-                    let continuation = state.historyWaiters.take(waiterID)
-                else { return nil }
-                state.historyWaitersByRun[wait.runID]?.remove(waiterID)
-                if state.historyWaitersByRun[wait.runID]?.isEmpty == true { state.historyWaitersByRun[wait.runID] = nil }
-                if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
-                return (continuation, wait.emptyPage)
-            }
-        if let (continuation, emptyPage) = found { continuation.resume(returning: .success(emptyPage)) }
+        let found: CheckedContinuation<Result<RunWaitOutcome, EngineError>, Never>? = state.withLock { state in
+            guard let wait = state.historyWaits.removeValue(forKey: waiterID),
+                let continuation = state.historyWaiters.take(waiterID)
+            else { return nil }
+            state.historyWaitersByRun[wait.runID]?.remove(waiterID)
+            if state.historyWaitersByRun[wait.runID]?.isEmpty == true { state.historyWaitersByRun[wait.runID] = nil }
+            if wait.awaitsResult { state.core.noteResultWaiter(wait.runID, -1) }
+            return continuation
+        }
+        found?.resume(returning: .success(.gaveUp))
     }
 
     // MARK: Test service

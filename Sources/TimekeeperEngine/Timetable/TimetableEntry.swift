@@ -39,6 +39,8 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case testClientSleep(SleepID, relocks: Bool)
         /// A schedule's next matching time (Temporal's Schedules API).
         case scheduleWakeup(namespace: String, scheduleID: String)
+        /// The end of a run's fast-forward (time skipping V2), reached in wall time while the run was busy.
+        case fastForwardEnd
     }
 
     package var id: EntryID
@@ -61,6 +63,7 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case .activityRetry(let scheduled, let attempt):
             what = "activity retry backoff (scheduled event \(scheduled), next attempt \(attempt))"
         case .workflowBackoff: what = "workflow retry backoff"
+        case .fastForwardEnd: what = "end of the fast-forward"
         case .testClientSleep(_, let relocks):
             what = relocks ? "test client sleep (UnlockTimeSkippingWithSleep)" : "test client sleep"
         case .scheduleWakeup(let namespace, let scheduleID): what = "schedule \(scheduleID) (namespace \(namespace))"
