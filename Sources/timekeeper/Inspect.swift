@@ -182,6 +182,17 @@ struct WorkflowCommand: ParsableCommand {
             print("start time   \(Text.time(info.startTime))")
             if info.hasCloseTime { print("close time   \(Text.time(info.closeTime))") }
             print("events       \(info.historyLength)")
+            if description.workflowExtendedInfo.hasTimeSkippingInfo {
+                let skipping = description.workflowExtendedInfo.timeSkippingInfo
+                var state = skipping.effectiveConfig.enabled ? "skipping on" : "skipping off"
+                state += ", \(skipping.currentSessionSkipCount) skips this session"
+                if skipping.hasFastForwardInfo {
+                    let fastForward = skipping.fastForwardInfo
+                    state += ", fast-forward \(fastForward.fastForwardID) to \(Text.time(fastForward.targetTime))"
+                        + (fastForward.hasCompleted_p ? " (reached)" : "")
+                }
+                print("own clock    \(Text.time(skipping.currentTime)) (time skipping V2: \(state))")
+            }
             if let trap = list.workflows.first(where: { $0.runID == info.execution.runID && !$0.trap.isEmpty }) {
                 print("WARNING \(trap.trap)")
             }

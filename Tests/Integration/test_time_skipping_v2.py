@@ -10,6 +10,7 @@ fires a skipped-to deadline at once, so each scenario's wall-time bound is below
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -54,7 +55,7 @@ async def v2_env(timekeeper_path):
             yield env, task_queue
 
 
-async def test_sleep_activity_sleep_skips_each_sleep(v2_env):
+async def test_sleep_activity_sleep_skips_each_sleep(v2_env, timekeeper_path):
     """Reference: 2.05 s wall, the workflow saw +3600.99 s and +7201.00 s, two TRANSITIONED events."""
     env, task_queue = v2_env
     began = time.monotonic()
@@ -68,6 +69,12 @@ async def test_sleep_activity_sleep_skips_each_sleep(v2_env):
     assert events.count(TRANSITIONED) == 2
     # The history is in the workflow's own time: its clock now reads the end of the second sleep or later.
     assert (await env.get_current_time(handle)) >= datetime.fromisoformat(after_two_hours)
+    # The inspection CLI tells the workflow's own clock.
+    described = subprocess.run(
+        [str(timekeeper_path), "workflow", "describe", "--address", env.client.service_client.config.target_host,
+         "-w", handle.id], capture_output=True, text=True, timeout=30)
+    assert described.returncode == 0, described
+    assert "own clock" in described.stdout and "skipping on, 2 skips this session" in described.stdout, described.stdout
 
 
 async def test_a_workflow_waiting_for_a_signal_dies_of_its_execution_timeout(v2_env):

@@ -72,6 +72,7 @@ extension EngineCore {
 
     private mutating func recordSkip(_ runID: String, to target: Instant?, endsFastForward: Bool) {
         let wallTime = clock.now
+        let from = runNow(runID)
         record(runID, .workflowExecutionTimeSkippingTransitioned) {
             // Workers that do not know the event may skip it (Temporal sets this on it too).
             $0.workerMayIgnore = true
@@ -80,6 +81,11 @@ extension EngineCore {
                 $0.disabledAfterFastForward = endsFastForward
                 $0.wallClockTime = wallTime.timestamp
             }
+        }
+        if let run = runs[runID], let skipping = run.timeSkipping {
+            emit(.workflowClockSkipped(WorkflowClockSkip(
+                run: run.ref, from: from, to: target ?? from, endsFastForward: endsFastForward,
+                sessionSkips: skipping.sessionSkips, stillEnabled: skipping.isEnabled)))
         }
     }
 
@@ -174,6 +180,24 @@ extension EngineCore {
         guard run.isOpen else { return (failed("the execution ended before the fast-forward completed"), run.ref.runID) }
         guard skipping.isEnabled else { return (failed("time skipping was disabled before the fast-forward completed"), run.ref.runID) }
         return (nil, run.ref.runID)
+    }
+}
+
+/// One skip of a workflow's own clock, as the log tells it.
+package struct WorkflowClockSkip: Sendable, CustomStringConvertible {
+    package var run: RunRef
+    package var from: Instant
+    package var to: Instant
+    package var endsFastForward: Bool
+    package var sessionSkips: Int32
+    package var stillEnabled: Bool
+
+    package var description: String {
+        var text = "workflow \(run.workflowID) (run \(run.runID)) skipped its own clock from \(from) to \(to) "
+            + "(+\((to - from).secondsValue) s, skip \(sessionSkips) of its session)"
+        if endsFastForward { text += "; its fast-forward ended there, and skipping stops" }
+        else if !stillEnabled { text += "; that was the session's last skip, and skipping stops" }
+        return text
     }
 }
 

@@ -29,6 +29,8 @@ package struct EngineCore: Sendable {
         case finishSleep(SleepID)
         /// The clock jumped (for the log).
         case clockJumped(ClockJump)
+        /// A workflow's own clock skipped (time skipping V2; for the log).
+        case workflowClockSkipped(WorkflowClockSkip)
         /// A jump timed out a workflow that only a signal or update could have moved (for a warning).
         case trapDetected(TimeSkippingTrap)
     }

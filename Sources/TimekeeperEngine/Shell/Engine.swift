@@ -55,6 +55,7 @@ package final class Engine: Sendable {
     struct Wakeups {
         var actions: [@Sendable () -> Void] = []
         var jumps: [ClockJump] = []
+        var skips: [WorkflowClockSkip] = []
         var traps: [TimeSkippingTrap] = []
     }
 
@@ -169,6 +170,8 @@ package final class Engine: Sendable {
                 if let waiter = state.sleepers.take(id) { wakeups.actions.append { waiter.resume(returning: .success(())) } }
             case .clockJumped(let jump):
                 wakeups.jumps.append(jump)
+            case .workflowClockSkipped(let skip):
+                wakeups.skips.append(skip)
             case .trapDetected(let trap):
                 wakeups.traps.append(trap)
             }
@@ -186,6 +189,7 @@ package final class Engine: Sendable {
 
     private func perform(_ wakeups: Wakeups) {
         for jump in wakeups.jumps { logger.info("\(jump)") }
+        for skip in wakeups.skips { logger.info("\(skip)") }
         for trap in wakeups.traps { logger.warning("time-skipping trap: \(trap)") }
         for action in wakeups.actions { action() }
     }

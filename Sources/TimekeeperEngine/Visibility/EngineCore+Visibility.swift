@@ -125,6 +125,18 @@ extension EngineCore {
 
     static func decode(_ data: Data, as type: SearchAttributeType) -> SearchAttributeValue? {
         guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        // SDKs' older untyped API sends every value as a list ([true], [5]); Temporal's server reads a list of
+        // a scalar type's values (`DecodeValue` with lists allowed), and so does this one: every element
+        // must be of the type, and the first is the value.
+        if type != .keywordList, let list = json as? [Any] {
+            let values = list.map { value($0, as: type) }
+            guard let first = values.first, values.allSatisfy({ $0 != nil }) else { return nil }
+            return first
+        }
+        return value(json, as: type)
+    }
+
+    private static func value(_ json: Any, as type: SearchAttributeType) -> SearchAttributeValue? {
         switch (type, json) {
         case (.keyword, let text as String), (.text, let text as String): return .string(text)
         case (.keywordList, let list as [Any]): return .strings(list.compactMap { $0 as? String })

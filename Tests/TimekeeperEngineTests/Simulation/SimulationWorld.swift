@@ -248,6 +248,7 @@ struct SimulationWorld {
                 }
             case .clockJumped(let jump): report.jumps.append(jump)
             case .trapDetected(let trap): report.traps.append(trap)
+            case .workflowClockSkipped: break  // the simulation starts no run with time skipping
             }
         }
         for delivery in deliveries { hold(delivery) }

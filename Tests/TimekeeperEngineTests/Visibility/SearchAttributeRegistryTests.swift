@@ -60,6 +60,14 @@ import Testing
         }
         #expect(refused?.message == "invalid value for search attribute Size of type Int: \"abc\"")
         #expect(scenario.core.runs.isEmpty)
+        // SDKs' untyped API sends a list; a list of the type's values is read (the first is the value), as
+        // Temporal's dev server reads it; a list with another type's value is refused.
+        let mixed = refusal { () throws(EngineError) in
+            _ = try scenario.start("a", requestID: "a") { $0.searchAttributes.indexedFields = ["Size": payload("[5, \"x\"]")] }
+        }
+        #expect(mixed?.message == "invalid value for search attribute Size of type Int: [5, \"x\"]")
+        #expect(EngineCore.decode(Data("[5]".utf8), as: .int) == .int(5))
+        #expect(EngineCore.decode(Data("[true]".utf8), as: .bool) == .bool(true))
         let system = refusal { () throws(EngineError) in
             _ = try scenario.start("a", requestID: "a") { $0.searchAttributes.indexedFields = ["ExecutionStatus": payload("\"x\"")] }
         }
