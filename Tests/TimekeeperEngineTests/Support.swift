@@ -10,10 +10,12 @@ struct Scenario {
     private var nextPoller: UInt64 = 1
 
     init(skipsTime: Bool = true, startsLocked: Bool = true) {
+        self.init(configuration: .init(skipsTime: skipsTime, startsLocked: startsLocked))
+    }
+
+    init(configuration: EngineCore.Configuration) {
         let counter = Counter()
-        core = EngineCore(
-            configuration: .init(skipsTime: skipsTime, startsLocked: startsLocked),
-            wallNow: wall, makeRunID: { "run-\(counter.next())" })
+        core = EngineCore(configuration: configuration, wallNow: wall, makeRunID: { "run-\(counter.next())" })
     }
 
     mutating func advanceWall(by duration: Duration) {

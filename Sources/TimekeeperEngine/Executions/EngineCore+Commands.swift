@@ -182,10 +182,11 @@ extension EngineCore {
                 }
             }
         case .upsertWorkflowSearchAttributesCommandAttributes(let attributes):
+            let written = searchAttributesAsWritten(attributes.searchAttributes, namespace: runs[runID]?.ref.namespace ?? "")
             record(runID, .upsertWorkflowSearchAttributes) { event in
                 event.upsertWorkflowSearchAttributesEventAttributes = .with {
                     $0.workflowTaskCompletedEventID = completedEventID
-                    $0.searchAttributes = attributes.searchAttributes
+                    $0.searchAttributes = written
                 }
             }
         case .modifyWorkflowPropertiesCommandAttributes(let attributes):

@@ -178,6 +178,8 @@ extension EngineCore {
         // A run that goes on from a skipped clock starts at its virtual now (see `createRun`).
         let startTime = now + (skippingPassedOn.map { Duration(protobuf: $0.initialSkippedDuration) } ?? .zero)
         let filledSkippingConfig = skippingConfig.map { (try? validatedTimeSkippingConfig($0)) ?? $0 }
+        let writtenSearchAttributes = request.hasSearchAttributes
+            ? searchAttributesAsWritten(request.searchAttributes, namespace: request.namespace) : nil
         let firstRunID = continuation?.firstRunID ?? runID
         // A cron workflow's first run waits for the first time its schedule names (then the start delay
         // does not apply, as in Temporal).
@@ -211,7 +213,7 @@ extension EngineCore {
                 if let retryPolicy { $0.retryPolicy = retryPolicy }
                 $0.cronSchedule = request.cronSchedule
                 if request.hasMemo { $0.memo = request.memo }
-                if request.hasSearchAttributes { $0.searchAttributes = request.searchAttributes }
+                if let writtenSearchAttributes { $0.searchAttributes = writtenSearchAttributes }
                 if request.hasHeader { $0.header = request.header }
                 if request.hasPriority { $0.priority = request.priority }
                 if let filledSkippingConfig { $0.timeSkippingConfig = filledSkippingConfig }

@@ -44,6 +44,19 @@ extension EngineCore {
         return typed
     }
 
+    /// Search attributes as an event records them. Temporal's servers stamp each value with its attribute's
+    /// type (`type` metadata) when they write it, so a workflow reads even untyped attributes typed (a
+    /// Datetime as a datetime); the dev form does the same. The test form records them as sent, as the
+    /// Java test server does.
+    func searchAttributesAsWritten(_ attributes: Temporal_Api_Common_V1_SearchAttributes, namespace: String)
+        -> Temporal_Api_Common_V1_SearchAttributes
+    {
+        guard !configuration.registersSearchAttributesOnFirstUse else { return attributes }
+        var typed = attributes
+        typed.indexedFields = typedSearchAttributes(attributes.indexedFields, namespace: namespace)
+        return typed
+    }
+
     /// Checks the search attributes a start, an upsert or a schedule sets; the message names the attribute
     /// and the rule, in Temporal's words.
     func checkSearchAttributes(_ fields: [String: Temporal_Api_Common_V1_Payload], namespace: String) throws(EngineError) {

@@ -101,4 +101,21 @@ import Testing
         #expect(refused?.message == "BadSearchAttributes: invalid value for search attribute Size of type Int: \"big\"")
         #expect(scenario.core.history(task.workflowExecution.runID) == before)
     }
+
+    @Test func theDevFormRecordsEachValueWithItsRegisteredType() throws {
+        var configuration = EngineCore.Configuration(skipsTime: false, startsLocked: false)
+        configuration.registersSearchAttributesOnFirstUse = false
+        var dev = Scenario(configuration: configuration)
+        try add(&dev, ["When": .datetime])
+        let started = try dev.start("a") { $0.searchAttributes.indexedFields = ["When": payload("[\"2001-02-03T04:05:06Z\"]")] }
+        let recorded = dev.core.history(started.runID)[0].workflowExecutionStartedEventAttributes.searchAttributes
+        // As Temporal's servers write it, so that a workflow reads the untyped value as a datetime.
+        #expect(recorded.indexedFields["When"]?.metadata["type"] == Data("Datetime".utf8))
+
+        var test = Scenario()
+        try add(&test, ["When": .datetime])
+        let asSent = try test.start("a") { $0.searchAttributes.indexedFields = ["When": payload("[\"2001-02-03T04:05:06Z\"]")] }
+        #expect(test.core.history(asSent.runID)[0].workflowExecutionStartedEventAttributes.searchAttributes
+            .indexedFields["When"]?.metadata["type"] == nil, "the test form records it as sent, as the Java test server does")
+    }
 }
