@@ -199,3 +199,25 @@ async def test_the_feature_flag_off_refuses_a_time_skipping_config(timekeeper_pa
             await env.client.start_workflow(WaitsForSignal.run, id=f"off-{uuid.uuid4()}", task_queue="tq")
         assert refused.value.status == RPCStatusCode.UNIMPLEMENTED
         assert refused.value.message == "The Time-Skipping feature is not enabled for namespace."
+
+
+async def test_per_workflow_clocks_work_in_test_mode_too(timekeeper_path):
+    """The test form (start_time_skipping) with its own clock held: a workflow started with a
+    time_skipping_config still skips its own sleeps, while the server's clock stays where it was."""
+    from temporalio.testing import TimeSkipper
+
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(timekeeper_path), port=free_loopback_port()) as env:
+        skipper = TimeSkipper(env.client)
+        task_queue = f"v2-ts-{uuid.uuid4()}"
+        async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
+            with env.auto_time_skipping_disabled():
+                server_before = await env.get_current_time()
+                handle = await skipper.client.start_workflow(
+                    SleepActivitySleep.run, id=f"ts-{uuid.uuid4()}", task_queue=task_queue)
+                began = time.monotonic()
+                t0, after_hour, _, after_two_hours = await handle.result()
+                assert time.monotonic() - began < 2.0
+                assert 10800 <= seconds_between(t0, after_two_hours) < 10810
+                assert (await env.get_current_time()) - server_before < timedelta(minutes=1), \
+                    "the server's clock did not move: the workflow skipped its own"
