@@ -170,6 +170,7 @@ enum Inspection {
         case .activityRetry: "activity-retry"
         case .workflowBackoff: "workflow-backoff"
         case .fastForwardEnd: "fast-forward-end"
+        case .retentionEnds: "retention-end"
         case .testClientSleep: "test-client-sleep"
         case .scheduleWakeup: "schedule"
         }

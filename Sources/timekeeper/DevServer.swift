@@ -105,6 +105,7 @@ struct DevServerLaunch {
         for note in notes { logger.notice("\(note)") }
         var engine = engineConfiguration(skipsTime: false, startsLocked: false, dynamicConfig, logger: logger)
         engine.registersSearchAttributesOnFirstUse = false
+        engine.deletesClosedRunsAfterRetention = true
         var options = ServerOptions(host: host, port: port, engine: engine, uiPort: uiPort)
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes

@@ -8,6 +8,7 @@ the durable store (``--db-filename``) has its own tests in test_durable_dev_serv
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import uuid
@@ -22,6 +23,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -97,3 +99,28 @@ async def test_an_unknown_namespace_is_not_found_until_registered(timekeeper_pat
         assert list(listed.executions) == []
         described = await service.describe_namespace(DescribeNamespaceRequest(namespace="elsewhere"))
         assert described.namespace_info.name == "elsewhere"
+
+
+async def test_a_closed_run_is_deleted_once_its_namespace_retention_has_passed(timekeeper_path):
+    """As on Temporal's servers: a closed run is kept for its namespace's retention, then deleted (the dev
+    form keeps 24 hours unless the namespace says otherwise; the test server keeps every run)."""
+    from google.protobuf.duration_pb2 import Duration
+
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(timekeeper_path), port=free_loopback_port(), dev_server_log_level="fatal",
+    ) as env:
+        service = env.client.workflow_service
+        await service.register_namespace(RegisterNamespaceRequest(
+            namespace="brief", workflow_execution_retention_period=Duration(seconds=1)))
+        brief = await Client.connect(env.client.service_client.config.target_host, namespace="brief")
+        handles = []
+        for client in (brief, env.client):
+            handle = await client.start_workflow("NobodyRunsIt", id=f"kept-{uuid.uuid4()}", task_queue="nobody")
+            await handle.terminate("closed for the test")
+            handles.append(handle)
+        await asyncio.sleep(1.8)
+        with pytest.raises(RPCError) as gone:
+            await handles[0].describe()
+        assert gone.value.status == RPCStatusCode.NOT_FOUND
+        # The default namespace keeps its runs for 24 hours.
+        assert (await handles[1].describe()).status == WorkflowExecutionStatus.TERMINATED

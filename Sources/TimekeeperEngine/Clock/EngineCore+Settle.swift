@@ -100,6 +100,9 @@ extension EngineCore {
         if case .scheduleWakeup(let namespace, let scheduleID) = entry.kind {
             return fireScheduleWakeup(ScheduleKey(namespace: namespace, scheduleID: scheduleID))
         }
+        if case .retentionEnds = entry.kind, let runID = entry.owner?.runID, runs[runID]?.isOpen == false {
+            return forget(runID)
+        }
         guard let runID = entry.owner?.runID, runs[runID]?.isOpen == true else { return }
         switch entry.kind {
         case .workflowRunTimeout: timeOutRun(runID)
@@ -115,6 +118,7 @@ extension EngineCore {
             fireActivityRetry(runID, scheduledEventID: scheduledEventID, attempt: attempt)
         case .workflowBackoff: scheduleWorkflowTask(runID, attempt: 1)
         case .fastForwardEnd: endFastForward(runID)
+        case .retentionEnds: break  // only a closed run has one (above)
         case .testClientSleep, .scheduleWakeup: break
         }
     }

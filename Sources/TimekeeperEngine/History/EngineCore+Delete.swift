@@ -23,7 +23,7 @@ extension EngineCore {
     }
 
     /// Removes a closed run from the engine and the store (the run's close let go of its entries and holds).
-    private mutating func forget(_ runID: String) {
+    mutating func forget(_ runID: String) {
         guard let run = runs[runID] else { return }
         refreshTouchedRuns()
         timetable.sync(owner: run.ref, desired: [])

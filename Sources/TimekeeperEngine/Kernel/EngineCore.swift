@@ -53,6 +53,9 @@ package struct EngineCore: Sendable {
         /// default is off, but SDKs' `start_time_skipping_v2` does not turn it on), and the skips a session
         /// may make when a config leaves the limit unset (`frontend.WorkflowTimeSkippingMaxSkipPerSession`).
         package var timeSkippingV2Enabled = true
+        /// Dev mode deletes a closed run once its namespace's retention has passed (24 hours unless the
+        /// namespace says otherwise), as Temporal's servers do; the test server keeps every run.
+        package var deletesClosedRunsAfterRetention = false
         package var timeSkippingMaxSkipsPerSession: Int32 = 200
 
         package init(skipsTime: Bool, startsLocked: Bool) {
@@ -356,7 +359,7 @@ package struct EngineCore: Sendable {
         for runID in touched where seen.insert(runID).inserted {
             visibility.markStale(runID)
             guard let run = runs[runID] else { continue }
-            timetable.sync(owner: run.ref, desired: Refresher.entries(of: run))
+            timetable.sync(owner: run.ref, desired: Refresher.entries(of: run) + retentionEntry(run))
             let holds = Refresher.holds(of: run)
             let held = runHolds[runID] ?? []
             for hold in held.subtracting(holds) { clock.release(hold) }
@@ -364,6 +367,13 @@ package struct EngineCore: Sendable {
             runHolds[runID] = holds.isEmpty ? nil : holds
         }
         touched.removeAll(keepingCapacity: true)
+    }
+
+    /// A closed run's deletion once its namespace's retention has passed (dev mode).
+    private func retentionEntry(_ run: WorkflowRun) -> [(kind: TimetableEntry.Kind, fireAt: Instant)] {
+        guard configuration.deletesClosedRunsAfterRetention, !run.isOpen, let closedAt = run.closedAt else { return [] }
+        let closedInEngineTime = closedAt + (.zero - run.skippedOffset)
+        return [(.retentionEnds, closedInEngineTime + namespaceRecord(run.ref.namespace).retention)]
     }
 
     /// Runs `body` with matching taken out of the core, so that asking the runs which queued tasks are

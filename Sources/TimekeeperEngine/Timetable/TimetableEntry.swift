@@ -41,6 +41,8 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
         case scheduleWakeup(namespace: String, scheduleID: String)
         /// The end of a run's fast-forward (time skipping V2), reached in wall time while the run was busy.
         case fastForwardEnd
+        /// A closed run's retention has passed: it is deleted (dev mode).
+        case retentionEnds
     }
 
     package var id: EntryID
@@ -64,6 +66,7 @@ package struct TimetableEntry: Sendable, CustomStringConvertible {
             what = "activity retry backoff (scheduled event \(scheduled), next attempt \(attempt))"
         case .workflowBackoff: what = "workflow retry backoff"
         case .fastForwardEnd: what = "end of the fast-forward"
+        case .retentionEnds: what = "end of retention (the closed run is deleted)"
         case .testClientSleep(_, let relocks):
             what = relocks ? "test client sleep (UnlockTimeSkippingWithSleep)" : "test client sleep"
         case .scheduleWakeup(let namespace, let scheduleID): what = "schedule \(scheduleID) (namespace \(namespace))"
