@@ -61,6 +61,7 @@ package enum TimekeeperServer {
         if options.requiresRegisteredNamespaces {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
         }
+        if options.store != nil { router.waitForReadiness(engine.ready) }
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
             logger: logger)

@@ -61,6 +61,8 @@ package final class Engine: Sendable {
 
     let state: Mutex<State>
     let wall: any WallClock
+    /// Closed while the engine recovers from a store in the background (`recoverInBackground`).
+    package let ready = ReadinessGate()
     private let logger: Logger
 
     package convenience init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
@@ -98,6 +100,7 @@ package final class Engine: Sendable {
         onFailure: @escaping @Sendable (any Error) -> Void
     ) {
         let holding = DispatchSemaphore(value: 0)
+        ready.close()
         DispatchQueue.global().async { [self] in
             var store = store
             let wakeups: Wakeups? = state.withLock { state in
@@ -116,6 +119,7 @@ package final class Engine: Sendable {
                     return nil
                 }
             }
+            ready.openGate()
             if let wakeups { perform(wakeups) }
         }
         holding.wait()
@@ -558,6 +562,7 @@ package final class Engine: Sendable {
 
     /// Fires timetable entries as wall time reaches them, until cancelled.
     package func runClock() async {
+        await ready.opened()  // not on the engine's lock: that would hold the event loop while recovering
         while !Task.isCancelled {
             let wake: Instant? = try? transact { (state: inout State, now: Instant) in
                 state.core.settle(now)

@@ -104,7 +104,8 @@ package enum Fuzzing {
 
     private static func call(_ path: String, _ message: ByteBuffer, on server: FuzzServer, loop: some ManuallyRunLoop) {
         guard let method = server.router.methods[path] else { preconditionFailure("\(path) is not routed") }
-        switch method {
+        switch method.resolved {
+        case .gated: return  // `resolved` never gives one
         case .immediate(let handle):
             _ = try? handle(message, headers)
             loop.run()
@@ -160,7 +161,8 @@ package enum Fuzzing {
         let bytes: [UInt8]
         do { bytes = try request.serializedBytes() } catch { preconditionFailure("fixture request: \(error)") }
         let message = ByteBuffer(bytes: bytes)
-        switch server.router.methods["/" + method.fullyQualifiedMethod] {
+        switch server.router.methods["/" + method.fullyQualifiedMethod]?.resolved {
+        case .gated?: return  // `resolved` never gives one
         case .immediate(let handle)?:
             do { _ = try handle(message, headers) } catch { preconditionFailure("fixture \(method): \(error)") }
         case .suspending(let handle)?:

@@ -307,7 +307,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         }
         call.body = ByteBuffer()  // the message is a slice of it, or its inflated copy
         let headers = RequestHeaders(fields: call.headers, timeout: call.timeout)
-        switch method {
+        switch method.resolved {
+        case .gated: return  // `resolved` never gives one
         case .immediate(let handle):
             removeCall(stream)
             respond(on: stream, with: Result { try handle(message, headers) }, context: context)

@@ -97,6 +97,8 @@ extension UnaryRouter {
                 setMethod(path, .immediate { bytes, headers in try check(bytes); return try handler(bytes, headers) })
             case .suspending(let handler):
                 setMethod(path, .suspending { bytes, headers in try check(bytes); return try await handler(bytes, headers) })
+            case .gated(let gate, let handler):
+                setMethod(path, .gated(gate) { bytes, headers in try check(bytes); return try handler(bytes, headers) })
             }
         }
     }

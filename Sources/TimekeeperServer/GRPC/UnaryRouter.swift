@@ -2,6 +2,7 @@ internal import GRPCCore
 internal import NIOCore
 internal import NIOHPACK
 internal import SwiftProtobuf
+internal import TimekeeperEngine
 
 /// A service whose methods are all unary: it adds one handler per method to the router.
 protocol UnaryService {
@@ -13,6 +14,18 @@ protocol UnaryService {
 enum UnaryMethod: Sendable {
     case immediate(@Sendable (ByteBuffer, RequestHeaders) throws -> [UInt8])
     case suspending(@Sendable (ByteBuffer, RequestHeaders) async throws -> [UInt8])
+    /// Immediate once the gate is open; until then it waits for it in a task (see `waitForReadiness`).
+    case gated(ReadinessGate, @Sendable (ByteBuffer, RequestHeaders) throws -> [UInt8])
+
+    /// What to run now: a gated method is immediate once its gate is open.
+    var resolved: UnaryMethod {
+        guard case .gated(let gate, let handler) = self else { return self }
+        if gate.isOpen { return .immediate(handler) }
+        return .suspending { bytes, headers in
+            await gate.opened()
+            return try handler(bytes, headers)
+        }
+    }
 }
 
 /// The server's method table, keyed by the HTTP/2 `:path` ("/package.Service/Method").
@@ -48,6 +61,25 @@ struct UnaryRouter: Sendable {
     }
 
     mutating func setMethod(_ path: String, _ method: UnaryMethod) { methods[path] = method }
+
+    /// Methods that need the engine wait for `gate` (a durable store being read in the background) without
+    /// holding the event loop; `GetSystemInfo` and health checks, which need no engine, answer at once.
+    mutating func waitForReadiness(_ gate: ReadinessGate) {
+        let ungated: Set<String> = [
+            "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo", "/grpc.health.v1.Health/Check",
+        ]
+        for (path, method) in methods where !ungated.contains(path) {
+            switch method {
+            case .immediate(let handler): methods[path] = .gated(gate, handler)
+            case .suspending(let handler):
+                methods[path] = .suspending { bytes, headers in
+                    await gate.opened()
+                    return try await handler(bytes, headers)
+                }
+            case .gated: break
+            }
+        }
+    }
 
     private static func path(_ method: MethodDescriptor) -> String { "/" + method.fullyQualifiedMethod }
 
