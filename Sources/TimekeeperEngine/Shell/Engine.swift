@@ -56,6 +56,8 @@ package final class Engine: Sendable {
         var actions: [@Sendable () -> Void] = []
         var jumps: [ClockJump] = []
         var skips: [WorkflowClockSkip] = []
+        /// Run shortly after the caller's answer has gone out (see `.deliverWorkflowTask`).
+        var afterAnswers: [@Sendable () -> Void] = []
         var traps: [TimeSkippingTrap] = []
     }
 
@@ -87,6 +89,9 @@ package final class Engine: Sendable {
         store.didRecover()
         state = Mutex(State(core: core, store: store))
     }
+
+    /// How long after its caller's answer a legacy query task goes to a waiting poller.
+    static let legacyQueryTaskDelay: Duration = .milliseconds(20)
 
     /// Reads `store` and rebuilds the engine from it on a thread of its own, holding the engine's lock from
     /// before this returns until it is done: the server can listen and answer `GetSystemInfo` (which needs
@@ -156,7 +161,15 @@ package final class Engine: Sendable {
         for effect in transition.effects {
             switch effect {
             case .deliverWorkflowTask(let poller, let task):
-                if let waiter = state.workflowPollers.take(poller) { wakeups.actions.append { waiter.resume(returning: .success(task)) } }
+                if let waiter = state.workflowPollers.take(poller) {
+                    let deliver: @Sendable () -> Void = { waiter.resume(returning: .success(task)) }
+                    // A legacy query task goes out a moment after the call that made it is answered: a query
+                    // buffered during a workflow task becomes one when that task completes, and sdk-core
+                    // (with no workflow cache) drops a query task for a run whose completion it has not yet
+                    // heard back about. Temporal's servers send it through matching after the completion,
+                    // which gives the same order.
+                    if task.hasQuery { wakeups.afterAnswers.append(deliver) } else { wakeups.actions.append(deliver) }
+                }
             case .deliverActivityTask(let poller, let task):
                 if let waiter = state.activityPollers.take(poller) { wakeups.actions.append { waiter.resume(returning: .success(task)) } }
             case .answerQuery(let id, let answer):
@@ -196,6 +209,13 @@ package final class Engine: Sendable {
         for skip in wakeups.skips { logger.info("\(skip)") }
         for trap in wakeups.traps { logger.warning("time-skipping trap: \(trap)") }
         for action in wakeups.actions { action() }
+        if !wakeups.afterAnswers.isEmpty {
+            let (wall, actions) = (self.wall, wakeups.afterAnswers)
+            Task {
+                await wall.sleep(for: Self.legacyQueryTaskDelay)
+                for action in actions { action() }
+            }
+        }
     }
 
     // MARK: Workflow service
@@ -562,7 +582,9 @@ package final class Engine: Sendable {
 
     /// Fires timetable entries as wall time reaches them, until cancelled.
     package func runClock() async {
-        await ready.opened()  // not on the engine's lock: that would hold the event loop while recovering
+        // Not on the engine's lock: that would hold the event loop while recovering. (Only awaited when
+        // closed: a call into the gate's nonisolated async method would leave the loop's executor.)
+        if !ready.isOpen { await ready.opened() }
         while !Task.isCancelled {
             let wake: Instant? = try? transact { (state: inout State, now: Instant) in
                 state.core.settle(now)

@@ -9,8 +9,9 @@ import TimekeeperStore
 /// rebuilt from what it read compared with the live core (runs, histories, timetable entries, holds,
 /// queued tasks, current runs, namespaces, registered search attributes).
 ///
-/// `TIMEKEEPER_STORE_SIM_SEEDS=N` runs seeds 1...N (default 150).
-@Suite struct DurableStoreSimulationTests {
+/// `TIMEKEEPER_STORE_SIM_SEEDS=N` runs seeds 1...N (default 150). In `SimulationTests`, which runs its
+/// tests one at a time.
+extension SimulationTests {
     static func openAndLoad(_ path: String) throws -> SQLiteExecutionStore {
         var store = try SQLiteExecutionStore(path: path)
         try store.load()

@@ -7,7 +7,9 @@ import Testing
 ///
 /// `TIMEKEEPER_SIM_SEEDS=N` runs seeds 1...N (default 1,500: about 40 s in a debug build on two cores);
 /// `TIMEKEEPER_SIM_SEED=S` replays seed S alone and prints its steps.
-@Suite struct SimulationTests {
+/// Serialized: each test keeps a thread busy for seconds, and two at once would leave the cooperative pool
+/// (two threads here) none for the tests that wait on timers (EventLoopWallClockTests saw a 17 s stall).
+@Suite(.serialized) struct SimulationTests {
     static let defaultSeedCount = 1_500
     /// Full reports for at most this many failing seeds (the rest are counted).
     static let reportedFailures = 3
