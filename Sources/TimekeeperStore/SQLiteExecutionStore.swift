@@ -3,7 +3,7 @@ internal import GRDB
 package import TimekeeperEngine
 
 /// The dev server's durable store: every committed transition is one SQLite transaction on a file, and
-/// opening the file again gives back everything the engine needs to go on (`Engine(configuration:store:…)`).
+/// opening the file again gives back everything the engine needs to go on (`Engine.recoverInBackground`).
 ///
 /// What is kept is what the engine cannot derive: each run's changes (history events and notes, in order),
 /// the current run of each workflow id, namespace records and registered search attributes. Timetable

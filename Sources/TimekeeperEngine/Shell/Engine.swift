@@ -67,27 +67,18 @@ package final class Engine: Sendable {
     package let ready = ReadinessGate()
     private let logger: Logger
 
-    package convenience init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
-                             logger: Logger = Logger(label: "timekeeper.engine"),
-                             makeRunID: (@Sendable () -> String)? = nil) {
-        // An empty store recovers to an empty engine: nothing can be refused.
-        try! self.init(configuration: configuration, store: InMemoryExecutionStore(), wall: wall, logger: logger,
-                       makeRunID: makeRunID)
-    }
-
-    /// An engine that goes on from what `store` kept (every run folded again, timers re-armed, waiting
-    /// tasks queued again) and commits every transition to it.
-    package init(configuration: EngineCore.Configuration, store: any ExecutionStore,
-                 wall: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "timekeeper.engine"),
-                 makeRunID: (@Sendable () -> String)? = nil) throws(RunChangeError) {
+    /// An empty engine on an in-memory store; a durable server then recovers into it from its store
+    /// (`recoverInBackground`).
+    package init(configuration: EngineCore.Configuration, wall: any WallClock = SystemWallClock(),
+                 logger: Logger = Logger(label: "timekeeper.engine"),
+                 makeRunID: (@Sendable () -> String)? = nil) {
         self.wall = wall
         self.logger = logger
         // Run ids are version 7 UUIDs stamped with wall time, as Temporal's server makes them.
         let makeRunID = makeRunID ?? { [wall] in UUIDs.version7(at: wall.now()) }
-        let core = try EngineCore(recovering: store, configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID)
-        var store = store
-        store.didRecover()
-        state = Mutex(State(core: core, store: store))
+        state = Mutex(State(
+            core: EngineCore(configuration: configuration, wallNow: wall.now(), makeRunID: makeRunID),
+            store: InMemoryExecutionStore()))
     }
 
     /// How long after its caller's answer a legacy query task goes to a waiting poller.
