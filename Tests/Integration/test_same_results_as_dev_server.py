@@ -34,8 +34,12 @@ async def client_script(env: WorkflowEnvironment) -> dict[str, object]:
         while await conversation.query(Conversation.count) < 1:  # the timer and the activity first
             await asyncio.sleep(0.05)
         await conversation.signal(Conversation.add, "grace")
-        seen["update"] = await conversation.execute_update(Conversation.add_and_count, "edsger")
+        # Each step waits for the last to be seen, so that both servers see one order: once the update's
+        # name is in, the workflow goes on at once, and a query then would race it.
+        while await conversation.query(Conversation.count) < 2:
+            await asyncio.sleep(0.05)
         seen["query"] = await conversation.query(Conversation.count)
+        seen["update"] = await conversation.execute_update(Conversation.add_and_count, "edsger")
         seen["conversation"] = await conversation.result()
 
         failing = await env.client.start_workflow(FailsAfterRetries.run, "linus", id=f"fail-{uuid.uuid4()}", task_queue=task_queue)
