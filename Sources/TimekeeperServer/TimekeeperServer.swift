@@ -61,7 +61,10 @@ package enum TimekeeperServer {
         if options.requiresRegisteredNamespaces {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
         }
-        if options.store != nil { router.waitForReadiness(engine.ready) }
+        if let store = options.store {
+            router.waitForReadiness(engine.ready)
+            router.durability = store.durability
+        }
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,
             logger: logger)

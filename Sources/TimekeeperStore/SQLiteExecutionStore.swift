@@ -10,15 +10,18 @@ package import TimekeeperEngine
 /// entries, clock holds, queued tasks and visibility records are derived from the runs on recovery, by the
 /// same code that derives them live, so they cannot disagree with the histories.
 ///
+/// Transitions are written by a `GroupCommitWriter` off the engine's lock and the event loop, several to
+/// a commit when they come faster than commits do; answers wait at its barrier until what they tell is
+/// committed.
+///
 /// Durability: the journal is SQLite's write-ahead log, and by default `synchronous=NORMAL`, so a commit
 /// is in the operating system's hands before the engine answers anyone. A killed process (`kill -9`, the
 /// way SDKs stop a dev server) loses nothing it acknowledged; a power loss or kernel crash may lose the
 /// last transactions (never consistency). `--sqlite-pragma synchronous=FULL` also survives those, at the
-/// cost of one fsync per commit.
+/// cost of one fsync per commit (shared by the transitions of a group commit).
 package struct SQLiteExecutionStore: ExecutionStore {
     private let database: DatabaseQueue
-    /// Each run's row id and the sequence number its next change gets.
-    private var runRows: [String: (row: Int64, nextSeq: Int64)] = [:]
+    package let writer: GroupCommitWriter
     /// What the file held when it was opened, until the engine has recovered from it.
     private var loaded: Loaded
 
@@ -34,7 +37,9 @@ package struct SQLiteExecutionStore: ExecutionStore {
 
     /// Opens (or creates) the store at `path`; `load()` reads what it holds. `pragmas` are applied after the
     /// defaults, each checked to be a plain name and value. The file is locked for this process alone.
-    package init(path: String, pragmas: [(String, String)] = []) throws(StoreError) {
+    /// `beforeCommit` runs on the writer's thread before each commit (tests hold the writer with it).
+    package init(path: String, pragmas: [(String, String)] = [],
+                 beforeCommit: (@Sendable () -> Void)? = nil) throws(StoreError) {
         for (name, value) in pragmas {
             guard Self.isPlain(name), Self.isPlain(value) else {
                 throw StoreError(.invalidPragma, "sqlite pragma \(name)=\(value): names and values are letters, digits and underscores")
@@ -59,6 +64,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
             }
             try Self.migrator.migrate(database)
             self.database = database
+            writer = GroupCommitWriter(database: database, beforeCommit: beforeCommit)
             loaded = Loaded()
         } catch let error as StoreError {
             throw error
@@ -148,7 +154,9 @@ package struct SQLiteExecutionStore: ExecutionStore {
     /// Reads every run, current run and record the file holds (what recovery folds).
     package mutating func load() throws {
         do {
+            let runRows: [String: (row: Int64, nextSeq: Int64)]
             (loaded, runRows) = try database.read { db in try Self.load(db) }
+            writer.start(from: runRows)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -165,21 +173,19 @@ package struct SQLiteExecutionStore: ExecutionStore {
 
     // MARK: Writing
 
-    /// One SQLite transaction per transition. A store that cannot write stops the process: the engine has
-    /// applied the transition but nobody has been told, and the next start recovers the last commit.
+    /// Admits the transition to the writer's next commit (see `GroupCommitWriter`); answers wait for it at
+    /// `durability`. A store that cannot write stops the process before anyone is told.
     package mutating func commit(_ transition: Transition) {
         guard transition.changesStore else { return }
-        do {
-            var rows = runRows
-            try database.write { db in try Self.write(transition, to: db, rows: &rows) }
-            runRows = rows
-        } catch {
-            FileHandle.standardError.write(Data("timekeeper: the durable store could not commit a transition, stopping: \(error)\n".utf8))
-            exit(74)  // EX_IOERR
-        }
+        writer.admit(transition)
     }
 
-    private static func write(_ transition: Transition, to db: Database,
+    package var durability: DurabilityBarrier? { writer.barrier }
+
+    package mutating func close() { writer.close() }
+
+    /// One transition's rows, inside the writer's transaction.
+    static func write(_ transition: Transition, to db: Database,
                               rows: inout [String: (row: Int64, nextSeq: Int64)]) throws {
         if !transition.journal.isEmpty {
             let insertRun = try db.cachedStatement(sql: "INSERT INTO runs (run_id) VALUES (?)")

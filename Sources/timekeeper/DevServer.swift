@@ -118,6 +118,13 @@ struct DevServerLaunch {
             logger.notice("--sqlite-pragma ignored: without --db-filename the store is in memory")
         }
         try await serveUntilSignalled(options, logger: logger)
+        if var store = options.store {
+            store.close()  // after a graceful shutdown: what the writer still holds is committed first
+            if let writer = (store as? SQLiteExecutionStore)?.writer {
+                let (transitions, commits) = writer.statistics
+                logger.info("durable store closed: \(transitions) transitions in \(commits) commits")
+            }
+        }
     }
 }
 

@@ -232,6 +232,76 @@ import TimekeeperEngine
         try await until(channel) { probe.cancelled.load(ordering: .relaxed) }
     }
 
+    // MARK: Answers held until the store has what they tell (group commit)
+
+    @Test func anAnswerWaitsUntilEveryTransitionAdmittedBeforeItIsDurable() async throws {
+        let barrier = DurabilityBarrier()
+        let channel = try connection(limits: .standard, durability: barrier)
+        _ = barrier.admit()
+        _ = barrier.admit()
+        try send(channel, stream: 1, path: Self.echoPath, message: echoRequest("held"))
+        channel.embeddedEventLoop.run()
+        #expect(try written(channel).isEmpty)
+        barrier.markDurable(through: 1)  // not yet the second
+        channel.embeddedEventLoop.run()
+        #expect(try written(channel).isEmpty)
+        barrier.markDurable(through: 2)
+        var frames: [HTTP2Frame.FramePayload] = []
+        try await until(channel) {
+            frames += (try? written(channel)) ?? []
+            return !frames.isEmpty
+        }
+        guard frames.count == 3, case .data(let data) = frames[1] else {
+            Issue.record("expected a whole response, got \(frames)")
+            return
+        }
+        #expect(try responseMessage(data).service == "echo: held")
+    }
+
+    @Test func anAnswerGoesAtOnceWhenEverythingAdmittedIsDurable() throws {
+        let barrier = DurabilityBarrier()
+        barrier.markDurable(through: barrier.admit())
+        let channel = try connection(limits: .standard, durability: barrier)
+        try send(channel, stream: 1, path: Self.echoPath, message: echoRequest("now"))
+        #expect(try written(channel).count == 3)
+    }
+
+    @Test func aWaitingCallsAnswerWaitsForTheStoreToo() async throws {
+        let barrier = DurabilityBarrier()
+        let probe = WaitProbe()
+        let channel = try connection(limits: .standard, probe: probe, durability: barrier)
+        try send(channel, stream: 1, path: "/timekeeper.test.Echo/Wait", message: echoRequest("later"))
+        try await until(channel) { probe.started.load(ordering: .relaxed) }
+        let number = barrier.admit()  // what woke the call, not yet committed
+        probe.release.store(true, ordering: .relaxed)
+        for _ in 0..<50 {
+            channel.embeddedEventLoop.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(try written(channel).isEmpty)
+        barrier.markDurable(through: number)
+        var frames: [HTTP2Frame.FramePayload] = []
+        try await until(channel) {
+            frames += (try? written(channel)) ?? []
+            return !frames.isEmpty
+        }
+        #expect(frames.count == 3)
+    }
+
+    @Test func aStreamResetWhileItsAnswerIsHeldGetsNothing() async throws {
+        let barrier = DurabilityBarrier()
+        let channel = try connection(limits: .standard, durability: barrier)
+        let number = barrier.admit()
+        try send(channel, stream: 1, path: Self.echoPath, message: echoRequest("gone"))
+        try channel.writeInbound(frame(1, .rstStream(.cancel)))
+        barrier.markDurable(through: number)
+        for _ in 0..<20 {
+            channel.embeddedEventLoop.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(try written(channel).isEmpty)
+    }
+
     @Test func grpcMessagesArePercentEncoded() {
         #expect(GRPCStatus.percentEncoded("50% of\nthe bytes: é") == "50%25 of%0Athe bytes: %C3%A9")
     }
@@ -284,9 +354,11 @@ import TimekeeperEngine
         }
     }
 
-    func handler(limits: ConnectionLimits = .standard, probe: WaitProbe = WaitProbe()) -> GRPCConnectionHandler {
-        GRPCConnectionHandler(router: UnaryRouter([EchoService(probe: probe)]), logger: Logger(label: "test"),
-                              limits: limits)
+    func handler(limits: ConnectionLimits = .standard, probe: WaitProbe = WaitProbe(),
+                 durability: DurabilityBarrier? = nil) -> GRPCConnectionHandler {
+        var router = UnaryRouter([EchoService(probe: probe)])
+        router.durability = durability
+        return GRPCConnectionHandler(router: router, logger: Logger(label: "test"), limits: limits)
     }
 
     /// A connected channel with the handler, its opening WINDOW_UPDATE already read.
@@ -297,9 +369,10 @@ import TimekeeperEngine
         return try connection(limits: limits, probe: probe)
     }
 
-    func connection(limits: ConnectionLimits, probe: WaitProbe = WaitProbe()) throws -> EmbeddedChannel {
+    func connection(limits: ConnectionLimits, probe: WaitProbe = WaitProbe(),
+                    durability: DurabilityBarrier? = nil) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(handler(limits: limits, probe: probe))
+        try channel.pipeline.syncOperations.addHandler(handler(limits: limits, probe: probe, durability: durability))
         try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
         _ = try written(channel)
         return channel

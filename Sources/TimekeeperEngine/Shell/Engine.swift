@@ -10,7 +10,7 @@ package import TemporalAPI
 package final class Engine: Sendable {
     struct State {
         var core: EngineCore
-        /// Where every transition is committed before anyone hears of it.
+        /// Where every transition is committed before anyone hears of it (see `ExecutionStore.durability`).
         var store: any ExecutionStore
         /// Task-queue long polls waiting for a task.
         var workflowPollers = Waiters<PollerID, PollWorkflowTaskResponse?>()
@@ -146,7 +146,8 @@ package final class Engine: Sendable {
 
     private static func collectWakeups(_ state: inout State, wallNow: Instant) -> Wakeups {
         var wakeups = Wakeups()
-        // Committed first: nobody is answered or woken before the store has what they are told.
+        // Committed first, in the engine's order. A store that commits later (group commit) holds every
+        // answer at its barrier instead, the answers of the callers woken here among them.
         let transition = state.core.takeTransition()
         state.store.commit(transition)
         for effect in transition.effects {

@@ -1,7 +1,7 @@
 internal import TemporalAPI
 
-/// Where committed transitions go. The engine hands every transition to its store under its lock, before
-/// anyone the transition answers or wakes hears of it, so what a client was told is what the store has.
+/// Where committed transitions go. The engine hands every transition to its store under its lock, in
+/// order; what a client is told waits until the store has it (at once, or at its `durability` barrier).
 /// A store that kept every transition can rebuild the engine (`EngineCore.init(recovering:…)`).
 package protocol ExecutionStore: Sendable {
     /// Makes a transition's changes part of the store.
@@ -19,11 +19,18 @@ package protocol ExecutionStore: Sendable {
     mutating func load() throws
     /// The engine has been rebuilt from the store: what it read to do so may be let go.
     mutating func didRecover()
+    /// Set when `commit` only admits a transition and the store makes it durable later, with others
+    /// (group commit): answers wait at this barrier. `nil`: `commit` is durable when it returns.
+    var durability: DurabilityBarrier? { get }
+    /// Makes everything committed so far durable and lets the store go (its file can be opened again).
+    mutating func close()
 }
 
 extension ExecutionStore {
     package mutating func load() throws {}
     package mutating func didRecover() {}
+    package var durability: DurabilityBarrier? { nil }
+    package mutating func close() {}
 }
 
 extension Transition {

@@ -310,8 +310,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         switch method.resolved {
         case .gated: return  // `resolved` never gives one
         case .immediate(let handle):
+            let outcome = Result { try handle(message, headers) }
+            if let barrier = router.durability {
+                // Held until the store has committed what the answer was made from (group commit).
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                if barrier.whenDurable({ loop.execute { handler.value.finish(stream, with: outcome) } }) { return }
+            }
             removeCall(stream)
-            respond(on: stream, with: Result { try handle(message, headers) }, context: context)
+            respond(on: stream, with: outcome, context: context)
         case .suspending(let handle):
             guard let executor else { return }
             if call.encoding != nil {
@@ -322,9 +329,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loop = context.eventLoop
             // The task starts on this loop after this read returns, so `call.task` is set before it runs.
+            let barrier = router.durability
             call.task = Task(executorPreference: executor) {
                 let outcome: Result<[UInt8], any Error>
                 do { outcome = .success(try await handle(message, headers)) } catch { outcome = .failure(error) }
+                await barrier?.durableNow()
                 if loop.inEventLoop {
                     handler.value.finish(stream, with: outcome)
                 } else {

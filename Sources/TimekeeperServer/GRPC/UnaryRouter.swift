@@ -34,6 +34,9 @@ struct UnaryRouter: Sendable {
     /// Per method, how to find its request's `namespace` field (see `NamespaceGate`); asked only when a
     /// gate is set up, so that the test server's start-up does not pay for it.
     private(set) var namespaceFieldProbes: [String: @Sendable () -> Int?] = [:]
+    /// A store that commits behind the engine: every answer waits here until what it was made from is
+    /// committed (see `DurabilityBarrier`). `nil` in test mode, whose store commits in place.
+    var durability: DurabilityBarrier?
 
     init(_ services: [any UnaryService]) {
         for service in services { service.register(with: &self) }

@@ -49,6 +49,7 @@ struct Simulation {
         var lost = checker.checkDrained(world)
         lost += Self.replayViolations(world)
         if let durableStore { lost += Self.reopen(durableStore, &world) }
+        world.mirror?.close()
         if !lost.isEmpty { failure = (performed.count, lost) }
     }
 
@@ -62,7 +63,8 @@ struct Simulation {
     /// Closes the world's durable store, opens it again, and compares a core rebuilt from it with the live
     /// one; the world goes on committing to the reopened store.
     private static func reopen(_ durableStore: DurableStoreUnderTest, _ world: inout SimulationWorld) -> [Violation] {
-        world.mirror = nil  // closed: the file is this process's alone while open
+        world.mirror?.close()  // everything written, and the file let go: it is this process's alone while open
+        world.mirror = nil
         var reopened: any ExecutionStore
         do { reopened = try durableStore.open() } catch {
             return [Violation(.replayEquivalence, "the durable store does not open again: \(error)")]
