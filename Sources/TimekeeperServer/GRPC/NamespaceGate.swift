@@ -1,6 +1,7 @@
 internal import GRPCCore
 internal import NIOCore
 internal import SwiftProtobuf
+internal import Synchronization
 
 /// The dev server answers NOT_FOUND for a namespace nobody registered, before any handler runs, as
 /// Temporal's frontend does for every WorkflowService and OperatorService request that names one
@@ -8,7 +9,8 @@ internal import SwiftProtobuf
 /// does), so it has no gate.
 ///
 /// The namespace is read from the request's bytes (its top-level `namespace` field), so a request is not
-/// decoded twice; the field's number is found once per method, from the request type itself.
+/// decoded twice; the field's number is found once per method, from the request type itself, on the
+/// method's first call.
 enum NamespaceGate {
     /// The number of `Request`'s top-level string field `namespace`, or `nil` if it has none: a request with
     /// only that field set, read from JSON and written as protobuf, starts with that field's tag.
@@ -19,6 +21,23 @@ enum NamespaceGate {
         var reader = WireReader(bytes[...])
         guard let (field, wireType) = reader.tag(), wireType == 2 else { return nil }
         return field
+    }
+
+    /// A method's `namespace` field number, found by `probe` when first asked for, then kept.
+    final class FieldOnFirstUse: Sendable {
+        private let probe: @Sendable () -> Int?
+        private let found = Mutex<Int??>(nil)
+
+        init(_ probe: @escaping @Sendable () -> Int?) { self.probe = probe }
+
+        var number: Int? {
+            found.withLock { found in
+                if let known = found { return known }
+                let number = probe()
+                found = .some(number)
+                return number
+            }
+        }
     }
 
     /// The value of top-level length-delimited field `field` in a serialized message (the last one, as
@@ -86,8 +105,12 @@ extension UnaryRouter {
     mutating func requireKnownNamespaces(_ exists: @escaping @Sendable (String) -> Bool) {
         for (path, probe) in namespaceFieldProbes
         where Self.gatedServices.contains(where: { path.hasPrefix($0) }) && !Self.ungatedMethods.contains(path) {
-            guard let field = probe(), let method = methods[path] else { continue }
+            guard let method = methods[path] else { continue }
+            // Found on the method's first call, not here: probing every request type (a JSON read each,
+            // full of the runtime's conformance look-ups) cost the dev server a third of its start-up.
+            let field = NamespaceGate.FieldOnFirstUse(probe)
             let check: @Sendable (ByteBuffer) throws -> Void = { bytes in
+                guard let field = field.number else { return }
                 if let namespace = NamespaceGate.stringField(field, in: bytes), !namespace.isEmpty, !exists(namespace) {
                     throw RPCError(code: .notFound, message: "Namespace \(namespace) is not found.")
                 }
