@@ -155,3 +155,42 @@ async def test_workflows_complete_exactly_once_through_repeated_kills(dev_server
     replayed = await Replayer(workflows=[TimersAndActivities]).replay_workflows(
         each_history(), raise_on_replay_failure=False)
     assert not replayed.replay_failures, replayed.replay_failures
+
+
+async def test_concurrent_starts_share_commits_and_a_graceful_stop_keeps_them(timekeeper_path, tmp_path):
+    """Group commit: a hundred starts at once with ``synchronous=FULL`` (an fsync per commit) share fewer
+    commits than there are transitions, every acknowledged start is in the file, and SIGTERM commits what is
+    pending before the server exits (its log says how many transitions went in how many commits)."""
+    database, log = tmp_path / "timekeeper.sqlite", tmp_path / "server.log"
+    port = free_loopback_port()
+    argv = [str(timekeeper_path), "server", "start-dev", "--port", str(port), "--headless", "--log-level", "info",
+            "--db-filename", str(database), "--sqlite-pragma", "synchronous=FULL"]
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(argv, stderr=stderr)
+        try:
+            client = await connect_when_listening(port)
+            task_queue = f"group-{uuid.uuid4()}"
+            ids = [f"group-{n}-{uuid.uuid4()}" for n in range(100)]
+            await asyncio.gather(*(client.start_workflow(
+                TimersAndActivities.run, n, id=workflow_id, task_queue=task_queue) for n, workflow_id in enumerate(ids)))
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    closed = [line for line in log.read_text().splitlines() if "durable store closed" in line]
+    assert len(closed) == 1, log.read_text()[-2000:]
+    words = closed[0].split("durable store closed: ")[1].split()
+    transitions, commits = int(words[0]), int(words[3])
+    assert transitions >= 100 and commits < transitions, closed[0]
+
+    process = subprocess.Popen([str(timekeeper_path), "server", "start-dev", "--port", str(port), "--headless",
+                                "--log-level", "error", "--db-filename", str(database)])
+    try:
+        client = await connect_when_listening(port)
+        for workflow_id in ids:
+            assert (await client.get_workflow_handle(workflow_id).describe()).status == WorkflowExecutionStatus.RUNNING
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -120,6 +120,14 @@ async def test_a_child_starts_at_its_parents_time_and_skips_on_its_own(v2_env):
     assert 0 <= seconds_between(after_sleep, child_start) < 5
     assert 1800 <= seconds_between(child_start, child_end) < 1805
     assert 0 <= seconds_between(after_sleep, after_child) < 60, "the child's skip did not move the parent's clock"
+    # The parent's initiated event says what the child inherits, as the reference's does (config enabled with
+    # the filled-in skip limit, and the parent's offset: 3599 s there, its skip measured a moment later).
+    initiated = [event.start_child_workflow_execution_initiated_event_attributes
+                 async for event in handle.fetch_history_events()
+                 if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED]
+    assert len(initiated) == 1
+    assert initiated[0].time_skipping_config.enabled and initiated[0].time_skipping_config.max_session_skip_count == 200
+    assert 3599 <= initiated[0].time_skipping_state_propagation.initial_skipped_duration.seconds <= 3601
 
 
 async def test_fast_forward_moves_one_workflow_an_hour_and_stops(v2_env):

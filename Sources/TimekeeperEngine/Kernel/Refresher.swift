@@ -11,6 +11,7 @@ enum Refresher {
         guard run.isOpen else { return [] }
         // The run's state is in its own (virtual) time; the timetable is in the engine's.
         let offset = run.skippedOffset
+        if offset == .zero { return virtualEntries(of: run) }  // most runs: no clock of their own
         return virtualEntries(of: run).map { ($0.kind, $0.fireAt + (.zero - offset)) }
     }
 

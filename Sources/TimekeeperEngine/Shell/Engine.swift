@@ -102,10 +102,12 @@ package final class Engine: Sendable {
             let wakeups: Wakeups? = state.withLock { state in
                 holding.signal()
                 do {
+                    let began = ContinuousClock.now
                     try store.load()
                     let now = wall.now()
                     state.core = try EngineCore(recovering: store, configuration: state.core.configuration,
                                                 wallNow: now, makeRunID: state.core.newRunID)
+                    logger.info("recovered \(store.runs.count) runs from the durable store in \(ContinuousClock.now - began)")
                     store.didRecover()
                     state.store = store
                     try prepare(&state.core, now)
