@@ -327,6 +327,94 @@ public nonisolated struct Timekeeper_Store_V1_StoredNamespace: Sendable {
   public init() {}
 }
 
+/// A schedule (the engine's ScheduleRecord) as the `schedules` table keeps it. Its matching rules are not
+/// kept: they are compiled again from the canonical spec inside `schedule`. Instants are whole nanoseconds.
+public nonisolated struct Timekeeper_Store_V1_StoredSchedule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// temporal.api.schedule.v1.Schedule, the canonical form
+  public var schedule: Data = Data()
+
+  /// temporal.api.common.v1.Memo
+  public var memo: Data {
+    get {_memo ?? Data()}
+    set {_memo = newValue}
+  }
+  /// Returns true if `memo` has been explicitly set.
+  public var hasMemo: Bool {self._memo != nil}
+  /// Clears the value of `memo`. Subsequent reads from it will return its default value.
+  public mutating func clearMemo() {self._memo = nil}
+
+  /// temporal.api.common.v1.SearchAttributes
+  public var searchAttributes: Data {
+    get {_searchAttributes ?? Data()}
+    set {_searchAttributes = newValue}
+  }
+  /// Returns true if `searchAttributes` has been explicitly set.
+  public var hasSearchAttributes: Bool {self._searchAttributes != nil}
+  /// Clears the value of `searchAttributes`. Subsequent reads from it will return its default value.
+  public mutating func clearSearchAttributes() {self._searchAttributes = nil}
+
+  public var createRequestID: String = String()
+
+  public var createdAtNanos: Int64 = 0
+
+  public var updatedAtNanos: Int64 {
+    get {_updatedAtNanos ?? 0}
+    set {_updatedAtNanos = newValue}
+  }
+  /// Returns true if `updatedAtNanos` has been explicitly set.
+  public var hasUpdatedAtNanos: Bool {self._updatedAtNanos != nil}
+  /// Clears the value of `updatedAtNanos`. Subsequent reads from it will return its default value.
+  public mutating func clearUpdatedAtNanos() {self._updatedAtNanos = nil}
+
+  public var conflictToken: Int64 = 0
+
+  public var actionCount: Int64 = 0
+
+  public var missedCatchupWindow: Int64 = 0
+
+  public var overlapSkipped: Int64 = 0
+
+  public var bufferDropped: Int64 = 0
+
+  /// temporal.api.schedule.v1.ScheduleActionResult, oldest first
+  public var recentActions: [Data] = []
+
+  public var buffered: [Timekeeper_Store_V1_BufferedScheduleStart] = []
+
+  public var processedUntilNanos: Int64 = 0
+
+  public var untrackedRunIds: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _memo: Data? = nil
+  fileprivate var _searchAttributes: Data? = nil
+  fileprivate var _updatedAtNanos: Int64? = nil
+}
+
+public nonisolated struct Timekeeper_Store_V1_BufferedScheduleStart: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nominalNanos: Int64 = 0
+
+  /// temporal.api.enums.v1.ScheduleOverlapPolicy
+  public var overlapPolicy: Int32 = 0
+
+  public var manual: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "timekeeper.store.v1"
@@ -894,6 +982,150 @@ nonisolated extension Timekeeper_Store_V1_StoredNamespace: SwiftProtobuf.Message
     if lhs.retentionNanos != rhs.retentionNanos {return false}
     if lhs.data != rhs.data {return false}
     if lhs.registered != rhs.registered {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Timekeeper_Store_V1_StoredSchedule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoredSchedule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}schedule\0\u{1}memo\0\u{3}search_attributes\0\u{3}create_request_id\0\u{3}created_at_nanos\0\u{3}updated_at_nanos\0\u{3}conflict_token\0\u{3}action_count\0\u{3}missed_catchup_window\0\u{3}overlap_skipped\0\u{3}buffer_dropped\0\u{3}recent_actions\0\u{1}buffered\0\u{3}processed_until_nanos\0\u{3}untracked_run_ids\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.schedule) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self._memo) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._searchAttributes) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.createRequestID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.createdAtNanos) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self._updatedAtNanos) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.conflictToken) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.actionCount) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.missedCatchupWindow) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.overlapSkipped) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.bufferDropped) }()
+      case 12: try { try decoder.decodeRepeatedBytesField(value: &self.recentActions) }()
+      case 13: try { try decoder.decodeRepeatedMessageField(value: &self.buffered) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.processedUntilNanos) }()
+      case 15: try { try decoder.decodeRepeatedStringField(value: &self.untrackedRunIds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.schedule.isEmpty {
+      try visitor.visitSingularBytesField(value: self.schedule, fieldNumber: 1)
+    }
+    try { if let v = self._memo {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._searchAttributes {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    if !self.createRequestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.createRequestID, fieldNumber: 4)
+    }
+    if self.createdAtNanos != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtNanos, fieldNumber: 5)
+    }
+    try { if let v = self._updatedAtNanos {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 6)
+    } }()
+    if self.conflictToken != 0 {
+      try visitor.visitSingularInt64Field(value: self.conflictToken, fieldNumber: 7)
+    }
+    if self.actionCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.actionCount, fieldNumber: 8)
+    }
+    if self.missedCatchupWindow != 0 {
+      try visitor.visitSingularInt64Field(value: self.missedCatchupWindow, fieldNumber: 9)
+    }
+    if self.overlapSkipped != 0 {
+      try visitor.visitSingularInt64Field(value: self.overlapSkipped, fieldNumber: 10)
+    }
+    if self.bufferDropped != 0 {
+      try visitor.visitSingularInt64Field(value: self.bufferDropped, fieldNumber: 11)
+    }
+    if !self.recentActions.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.recentActions, fieldNumber: 12)
+    }
+    if !self.buffered.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.buffered, fieldNumber: 13)
+    }
+    if self.processedUntilNanos != 0 {
+      try visitor.visitSingularInt64Field(value: self.processedUntilNanos, fieldNumber: 14)
+    }
+    if !self.untrackedRunIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.untrackedRunIds, fieldNumber: 15)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Timekeeper_Store_V1_StoredSchedule, rhs: Timekeeper_Store_V1_StoredSchedule) -> Bool {
+    if lhs.schedule != rhs.schedule {return false}
+    if lhs._memo != rhs._memo {return false}
+    if lhs._searchAttributes != rhs._searchAttributes {return false}
+    if lhs.createRequestID != rhs.createRequestID {return false}
+    if lhs.createdAtNanos != rhs.createdAtNanos {return false}
+    if lhs._updatedAtNanos != rhs._updatedAtNanos {return false}
+    if lhs.conflictToken != rhs.conflictToken {return false}
+    if lhs.actionCount != rhs.actionCount {return false}
+    if lhs.missedCatchupWindow != rhs.missedCatchupWindow {return false}
+    if lhs.overlapSkipped != rhs.overlapSkipped {return false}
+    if lhs.bufferDropped != rhs.bufferDropped {return false}
+    if lhs.recentActions != rhs.recentActions {return false}
+    if lhs.buffered != rhs.buffered {return false}
+    if lhs.processedUntilNanos != rhs.processedUntilNanos {return false}
+    if lhs.untrackedRunIds != rhs.untrackedRunIds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Timekeeper_Store_V1_BufferedScheduleStart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BufferedScheduleStart"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}nominal_nanos\0\u{3}overlap_policy\0\u{1}manual\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.nominalNanos) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.overlapPolicy) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.manual) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nominalNanos != 0 {
+      try visitor.visitSingularInt64Field(value: self.nominalNanos, fieldNumber: 1)
+    }
+    if self.overlapPolicy != 0 {
+      try visitor.visitSingularInt32Field(value: self.overlapPolicy, fieldNumber: 2)
+    }
+    if self.manual != false {
+      try visitor.visitSingularBoolField(value: self.manual, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Timekeeper_Store_V1_BufferedScheduleStart, rhs: Timekeeper_Store_V1_BufferedScheduleStart) -> Bool {
+    if lhs.nominalNanos != rhs.nominalNanos {return false}
+    if lhs.overlapPolicy != rhs.overlapPolicy {return false}
+    if lhs.manual != rhs.manual {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

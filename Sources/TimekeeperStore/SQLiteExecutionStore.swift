@@ -6,7 +6,7 @@ package import TimekeeperEngine
 /// opening the file again gives back everything the engine needs to go on (`Engine.recoverInBackground`).
 ///
 /// What is kept is what the engine cannot derive: each run's changes (history events and notes, in order),
-/// the current run of each workflow id, namespace records and registered search attributes. Timetable
+/// the current run of each workflow id, namespace records, registered search attributes and schedules. Timetable
 /// entries, clock holds, queued tasks and visibility records are derived from the runs on recovery, by the
 /// same code that derives them live, so they cannot disagree with the histories.
 ///
@@ -30,6 +30,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
         var currentRuns: [WorkflowKey: String] = [:]
         var namespaceRecords: [String: NamespaceRecord] = [:]
         var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+        var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
     }
 
     /// The pragmas applied when none is given: a write-ahead log, and commits that survive a process crash.
@@ -100,6 +101,13 @@ package struct SQLiteExecutionStore: ExecutionStore {
                     PRIMARY KEY (namespace, name)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: schedules") { db in
+            try db.execute(sql: """
+                CREATE TABLE schedules (
+                    namespace TEXT NOT NULL, schedule_id TEXT NOT NULL, body BLOB NOT NULL,
+                    PRIMARY KEY (namespace, schedule_id)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -148,6 +156,14 @@ package struct SQLiteExecutionStore: ExecutionStore {
             }
             loaded.registeredSearchAttributes[row[0], default: [:]][row[1]] = type
         }
+        for row in try Row.fetchAll(db, sql: "SELECT namespace, schedule_id, body FROM schedules") {
+            let key = ScheduleKey(namespace: row[0], scheduleID: row[1])
+            do {
+                loaded.scheduleRecords[key] = try StoredSchedule.decode(row[2])
+            } catch {
+                throw StoreError(.corrupt, "schedule \(key.scheduleID) (namespace \(key.namespace)) does not read: \(error)")
+            }
+        }
         return (loaded, rows)
     }
 
@@ -168,6 +184,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
     package var currentRuns: [WorkflowKey: String] { loaded.currentRuns }
     package var namespaceRecords: [String: NamespaceRecord] { loaded.namespaceRecords }
     package var registeredSearchAttributes: [String: [String: SearchAttributeType]] { loaded.registeredSearchAttributes }
+    package var scheduleRecords: [ScheduleKey: ScheduleRecord] { loaded.scheduleRecords }
 
     package mutating func didRecover() { loaded = Loaded() }
 
@@ -219,6 +236,14 @@ package struct SQLiteExecutionStore: ExecutionStore {
         for (name, record) in transition.namespaceRecords {
             try db.execute(sql: "INSERT OR REPLACE INTO namespaces (name, body) VALUES (?, ?)",
                            arguments: [name, try StoredNamespace.encode(record)])
+        }
+        for (key, record) in transition.scheduleRecords {
+            try db.execute(sql: "INSERT OR REPLACE INTO schedules (namespace, schedule_id, body) VALUES (?, ?, ?)",
+                           arguments: [key.namespace, key.scheduleID, try StoredSchedule.encode(record)])
+        }
+        for key in transition.deletedSchedules where transition.scheduleRecords[key] == nil {
+            try db.execute(sql: "DELETE FROM schedules WHERE namespace = ? AND schedule_id = ?",
+                           arguments: [key.namespace, key.scheduleID])
         }
         for (namespace, types) in transition.registeredSearchAttributes {
             try db.execute(sql: "DELETE FROM search_attributes WHERE namespace = ?", arguments: [namespace])

@@ -129,3 +129,54 @@ enum StoredNamespace {
                                retention: .nanoseconds(stored.retentionNanos), data: stored.data, registered: stored.registered)
     }
 }
+
+/// A schedule as the `schedules` table keeps it (its matching rules are compiled again on reading).
+enum StoredSchedule {
+    static func encode(_ record: ScheduleRecord) throws -> Data {
+        try Timekeeper_Store_V1_StoredSchedule.with {
+            $0.schedule = try record.schedule.serializedData()
+            if let memo = record.memo { $0.memo = try memo.serializedData() }
+            if let attributes = record.searchAttributes { $0.searchAttributes = try attributes.serializedData() }
+            $0.createRequestID = record.createRequestID
+            $0.createdAtNanos = record.createdAt.nanosecondsSinceEpoch
+            if let updated = record.updatedAt { $0.updatedAtNanos = updated.nanosecondsSinceEpoch }
+            $0.conflictToken = record.conflictToken
+            $0.actionCount = record.actionCount
+            $0.missedCatchupWindow = record.missedCatchupWindow
+            $0.overlapSkipped = record.overlapSkipped
+            $0.bufferDropped = record.bufferDropped
+            $0.recentActions = try record.recentActions.map { try $0.serializedData() }
+            $0.buffered = record.buffered.map { start in
+                .with {
+                    $0.nominalNanos = start.nominal.nanosecondsSinceEpoch
+                    $0.overlapPolicy = Int32(start.overlap.rawValue)
+                    $0.manual = start.manual
+                }
+            }
+            $0.processedUntilNanos = record.processedUntil.nanosecondsSinceEpoch
+            $0.untrackedRunIds = record.untrackedRunIDs.sorted()
+        }.serializedData()
+    }
+
+    static func decode(_ body: Data) throws -> ScheduleRecord {
+        let stored = try Timekeeper_Store_V1_StoredSchedule(serializedBytes: body)
+        func instant(_ nanos: Int64) -> Instant { Instant(nanosecondsSinceEpoch: nanos) }
+        return try ScheduleRecord(
+            restoring: try Schedule(serializedBytes: stored.schedule),
+            memo: stored.hasMemo ? try Temporal_Api_Common_V1_Memo(serializedBytes: stored.memo) : nil,
+            searchAttributes: stored.hasSearchAttributes
+                ? try Temporal_Api_Common_V1_SearchAttributes(serializedBytes: stored.searchAttributes) : nil,
+            createRequestID: stored.createRequestID, createdAt: instant(stored.createdAtNanos),
+            updatedAt: stored.hasUpdatedAtNanos ? instant(stored.updatedAtNanos) : nil,
+            conflictToken: stored.conflictToken, actionCount: stored.actionCount,
+            missedCatchupWindow: stored.missedCatchupWindow, overlapSkipped: stored.overlapSkipped,
+            bufferDropped: stored.bufferDropped,
+            recentActions: try stored.recentActions.map { try ScheduleActionResult(serializedBytes: $0) },
+            buffered: stored.buffered.map {
+                ScheduleRecord.BufferedStart(nominal: instant($0.nominalNanos),
+                                             overlap: OverlapPolicy(rawValue: Int($0.overlapPolicy)) ?? .unspecified,
+                                             manual: $0.manual)
+            },
+            processedUntil: instant(stored.processedUntilNanos), untrackedRunIDs: Set(stored.untrackedRunIds))
+    }
+}

@@ -24,7 +24,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
+    ScheduleSpec, ScheduleState, WorkflowExecutionStatus,
+)
 from temporalio.worker import Replayer, Worker
 
 from conftest import connect_when_listening
@@ -194,3 +197,36 @@ async def test_concurrent_starts_share_commits_and_a_graceful_stop_keeps_them(ti
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+async def test_schedules_survive_a_kill_and_go_on(dev_server):
+    """A schedule acknowledged is kept like a run: after SIGKILL and a restart, a paused schedule is described
+    as it was (spec, memo, notes, conflict token), and a running one goes on starting workflows."""
+    client = await dev_server.start()
+    task_queue = f"sched-{uuid.uuid4()}"
+    paused = await client.create_schedule(f"paused-{uuid.uuid4()}", Schedule(
+        action=ScheduleActionStartWorkflow("Nobody", id=f"paused-wf-{uuid.uuid4()}", task_queue=task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        state=ScheduleState(paused=True, note="kept across the kill")), memo={"owner": "tests"})
+    every_second = await client.create_schedule(f"ticking-{uuid.uuid4()}", Schedule(
+        action=ScheduleActionStartWorkflow("Nobody", id=f"ticking-wf-{uuid.uuid4()}", task_queue=task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL)))
+    await asyncio.sleep(2.5)
+    before_paused = await paused.describe()
+    before_ticking = (await every_second.describe()).info.num_actions
+    assert before_ticking >= 1
+    dev_server.kill()
+
+    client = await dev_server.start()
+    after = await client.get_schedule_handle(paused.id).describe()
+    assert after.schedule.state.paused and after.schedule.state.note == "kept across the kill"
+    assert after.schedule.spec.intervals == before_paused.schedule.spec.intervals
+    assert await after.memo() == {"owner": "tests"}
+    assert after.raw_description.conflict_token == before_paused.raw_description.conflict_token
+    ticking = client.get_schedule_handle(every_second.id)
+    assert (await ticking.describe()).info.num_actions >= before_ticking
+    await asyncio.sleep(2.5)
+    assert (await ticking.describe()).info.num_actions > before_ticking, "the schedule fires after the restart"
+    listed = {entry.id async for entry in await client.list_schedules()}
+    assert {paused.id, every_second.id} <= listed

@@ -71,8 +71,12 @@ package struct EngineCore: Sendable {
     package internal(set) var runs: [String: WorkflowRun] = [:]
     /// Namespaces registered or updated by clients (engine state; not history).
     package private(set) var namespaceRecords: [String: NamespaceRecord] = [:]
-    /// Schedules by namespace and id (engine state beside the runs; not history).
-    package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:]
+    /// Schedules by namespace and id (engine state beside the runs; not history). Any change marks them for
+    /// the transition, which carries each schedule that differs from what the last one left (`takeTransition`).
+    package internal(set) var schedules: [ScheduleKey: ScheduleRecord] = [:] { didSet { schedulesChanged = true } }
+    private var schedulesChanged = false
+    /// The schedules as the last transition left them: what a store has.
+    private var committedSchedules: [ScheduleKey: ScheduleRecord] = [:]
     /// Custom search attributes clients registered, by namespace (see `EngineCore+SearchAttributes.swift`).
     package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     /// The latest heartbeat of each worker (engine state; not history).
@@ -195,7 +199,21 @@ package struct EngineCore: Sendable {
     /// Returns and forgets what the transitions since the last call changed.
     package mutating func takeTransition() -> Transition {
         defer { transition = Transition() }
+        if schedulesChanged { noteScheduleChanges() }
         return transition
+    }
+
+    /// Each schedule that is new, changed (beyond its timetable entry, which is derived) or gone since the
+    /// last transition. The many places that change a schedule need not each say so; there are few schedules.
+    private mutating func noteScheduleChanges() {
+        schedulesChanged = false
+        for (key, record) in schedules where committedSchedules[key].map({ !$0.keepsTheSameAs(record) }) ?? true {
+            transition.scheduleRecords[key] = record
+        }
+        for key in committedSchedules.keys where schedules[key] == nil {
+            transition.deletedSchedules.insert(key)
+        }
+        committedSchedules = schedules
     }
 
     mutating func emit(_ effect: Effect) { transition.effects.append(effect) }

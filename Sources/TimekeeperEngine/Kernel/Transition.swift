@@ -49,7 +49,8 @@ package struct JournalEntry: Sendable, Equatable {
 }
 
 /// Everything one transition changed, as one value: the changes of each run in order, the workflow ids
-/// whose current run changed, the engine records it changed (namespaces, registered search attributes),
+/// whose current run changed, the engine records it changed (namespaces, registered search attributes,
+/// schedules),
 /// and what the shell must do once the transition is committed.
 ///
 /// The core builds it while it applies a decided command (which cannot fail any more), the shell hands it
@@ -66,12 +67,16 @@ package struct Transition: Sendable {
     package var namespaceRecords: [String: NamespaceRecord] = [:]
     /// Namespaces whose registered search attributes changed, with all of them now (empty: none left).
     package var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+    /// Schedules created or changed, with the record now, and schedules deleted.
+    package var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
+    package var deletedSchedules: Set<ScheduleKey> = []
     package var effects: [EngineCore.Effect] = []
 
     package init() {}
 
     package var isEmpty: Bool {
         journal.isEmpty && currentRuns.isEmpty && clearedCurrentRuns.isEmpty && deletedRuns.isEmpty && effects.isEmpty
-            && namespaceRecords.isEmpty && registeredSearchAttributes.isEmpty
+            && namespaceRecords.isEmpty && registeredSearchAttributes.isEmpty && scheduleRecords.isEmpty
+            && deletedSchedules.isEmpty
     }
 }

@@ -10,12 +10,17 @@ package typealias OverlapPolicy = Temporal_Api_Enums_V1_ScheduleOverlapPolicy
 package struct ScheduleKey: Hashable, Sendable {
     package var namespace: String
     package var scheduleID: String
+
+    package init(namespace: String, scheduleID: String) {
+        self.namespace = namespace
+        self.scheduleID = scheduleID
+    }
 }
 
 /// One schedule (Temporal's Schedules API): what it starts and when, and what it has done. Kept as engine
 /// state, not as a scheduler workflow the way Temporal's server keeps it, so no system run shows up in
 /// list results; the answers and errors are Temporal's.
-package struct ScheduleRecord: Sendable {
+package struct ScheduleRecord: Sendable, Equatable {
     /// As Describe answers it: the spec in canonical form, policies with their defaults filled in.
     package var schedule: Schedule
     package var times: ScheduleTimes
@@ -45,6 +50,12 @@ package struct ScheduleRecord: Sendable {
         package var nominal: Instant
         package var overlap: OverlapPolicy
         package var manual: Bool
+
+        package init(nominal: Instant, overlap: OverlapPolicy, manual: Bool) {
+            self.nominal = nominal
+            self.overlap = overlap
+            self.manual = manual
+        }
     }
 
     static let recentActionLimit = 10
@@ -68,6 +79,33 @@ package struct ScheduleRecord: Sendable {
     }
 
     var conflictTokenData: Data { withUnsafeBytes(of: conflictToken.bigEndian) { Data($0) } }
+
+    /// Whether `other` keeps what this one keeps: all but the timetable entry, which is derived.
+    func keepsTheSameAs(_ other: ScheduleRecord) -> Bool {
+        var mine = self, theirs = other
+        mine.wakeup = nil
+        theirs.wakeup = nil
+        return mine == theirs
+    }
+}
+
+extension ScheduleRecord {
+    /// A schedule as a store kept it: its matching rules compiled again from the canonical spec (which
+    /// compiles to the same rules), no timetable entry yet (recovery arms one).
+    package init(
+        restoring schedule: Schedule, memo: Temporal_Api_Common_V1_Memo?,
+        searchAttributes: Temporal_Api_Common_V1_SearchAttributes?, createRequestID: String, createdAt: Instant,
+        updatedAt: Instant?, conflictToken: Int64, actionCount: Int64, missedCatchupWindow: Int64,
+        overlapSkipped: Int64, bufferDropped: Int64, recentActions: [ScheduleActionResult],
+        buffered: [BufferedStart], processedUntil: Instant, untrackedRunIDs: Set<String>
+    ) throws(EngineError) {
+        let (times, _) = try Self.compile(schedule.spec)
+        self.init(schedule: schedule, times: times, memo: memo, searchAttributes: searchAttributes,
+                  createRequestID: createRequestID, createdAt: createdAt, updatedAt: updatedAt,
+                  conflictToken: conflictToken, actionCount: actionCount, missedCatchupWindow: missedCatchupWindow,
+                  overlapSkipped: overlapSkipped, bufferDropped: bufferDropped, recentActions: recentActions,
+                  buffered: buffered, processedUntil: processedUntil, untrackedRunIDs: untrackedRunIDs)
+    }
 }
 
 extension Instant {

@@ -12,6 +12,12 @@ extension EngineCore {
         }
         currentRuns = store.currentRuns
         restoreRecords(namespaces: store.namespaceRecords, searchAttributes: store.registeredSearchAttributes)
+        // Each schedule's entry is armed again at its next time after what it had handled: times that came
+        // while the server was down fire at once, within the schedule's catch-up window.
+        schedules = store.scheduleRecords
+        for key in schedules.keys.sorted(by: { ($0.namespace, $0.scheduleID) < ($1.namespace, $1.scheduleID) }) {
+            armSchedule(key)
+        }
         refreshTouchedRuns()
         for (runID, _) in store.runs { requeue(runID) }
         _ = takeTransition()  // rebuilding is not a transition: nothing to commit or wake

@@ -14,6 +14,8 @@ package protocol ExecutionStore: Sendable {
     var namespaceRecords: [String: NamespaceRecord] { get }
     /// Custom search attributes registered, by namespace.
     var registeredSearchAttributes: [String: [String: SearchAttributeType]] { get }
+    /// Schedules (their timetable entries are derived on recovery).
+    var scheduleRecords: [ScheduleKey: ScheduleRecord] { get }
     /// Reads what the store holds, so that `runs` and the rest answer it (a store on disk reads here, not
     /// when opened, so that a server can listen while it reads).
     mutating func load() throws
@@ -37,7 +39,8 @@ extension Transition {
     /// Whether the transition changed anything a store keeps (effects are not kept).
     package var changesStore: Bool {
         !journal.isEmpty || !currentRuns.isEmpty || !deletedRuns.isEmpty || !clearedCurrentRuns.isEmpty
-            || !namespaceRecords.isEmpty || !registeredSearchAttributes.isEmpty
+            || !namespaceRecords.isEmpty || !registeredSearchAttributes.isEmpty || !scheduleRecords.isEmpty
+            || !deletedSchedules.isEmpty
     }
 }
 
@@ -49,6 +52,7 @@ package struct InMemoryExecutionStore: ExecutionStore {
     package private(set) var currentRuns: [WorkflowKey: String] = [:]
     package private(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
+    package private(set) var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
 
     package init() {}
 
@@ -56,6 +60,8 @@ package struct InMemoryExecutionStore: ExecutionStore {
         guard transition.changesStore else { return }
         namespaceRecords.merge(transition.namespaceRecords) { _, new in new }
         registeredSearchAttributes.merge(transition.registeredSearchAttributes) { _, new in new }
+        scheduleRecords.merge(transition.scheduleRecords) { _, new in new }
+        for key in transition.deletedSchedules { scheduleRecords[key] = nil }
         for entry in transition.journal {
             if journals[entry.runID] == nil { order.append(entry.runID) }
             journals[entry.runID, default: []].append(entry.change)
