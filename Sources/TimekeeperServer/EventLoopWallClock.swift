@@ -18,6 +18,10 @@ struct EventLoopWallClock: WallClock {
 
     func now() -> Instant { system.now() }
 
+    func after(_ duration: Duration, run action: @escaping @Sendable () -> Void) {
+        loop.scheduleTask(in: .nanoseconds(duration.nanoseconds)) { action() }
+    }
+
     func sleep(for duration: Duration) async {
         let timer = Mutex<Scheduled<Void>?>(nil)
         await withTaskCancellationHandler {

@@ -6,6 +6,9 @@ package protocol WallClock: Sendable {
     /// Waits `duration` of wall time; returns early, without an error, if the task is cancelled. The shell's
     /// timeouts (long polls, the clock task's wait for the next entry) wait here.
     func sleep(for duration: Duration) async
+    /// Runs `action` once `duration` of wall time has passed, armed from the caller's thread (no task: a
+    /// clock on a loop that only its own thread may touch, as the fuzz targets' is, stays on it).
+    func after(_ duration: Duration, run action: @escaping @Sendable () -> Void)
 }
 
 extension WallClock {
@@ -13,6 +16,13 @@ extension WallClock {
     /// whose timers live on its event loop instead.
     package func sleep(for duration: Duration) async {
         try? await Task.sleep(for: duration)
+    }
+
+    package func after(_ duration: Duration, run action: @escaping @Sendable () -> Void) {
+        Task {
+            try? await Task.sleep(for: duration)
+            action()
+        }
     }
 }
 

@@ -204,11 +204,10 @@ package final class Engine: Sendable {
         for trap in wakeups.traps { logger.warning("time-skipping trap: \(trap)") }
         for action in wakeups.actions { action() }
         if !wakeups.afterAnswers.isEmpty {
-            let (wall, actions) = (self.wall, wakeups.afterAnswers)
-            Task {
-                await wall.sleep(for: Self.legacyQueryTaskDelay)
-                for action in actions { action() }
-            }
+            let actions = wakeups.afterAnswers
+            // Armed from this thread, not from a task of its own: a task runs on Swift's global executor,
+            // and the fuzz targets' loop may only be touched from its own thread (a fuzz input found it).
+            wall.after(Self.legacyQueryTaskDelay) { for action in actions { action() } }
         }
     }
 

@@ -29,4 +29,6 @@ struct ManualWallClock: WallClock {
     func now() -> Instant { Self.origin + .nanoseconds(Int64(clamping: loop.now.uptimeNanoseconds)) }
 
     func sleep(for duration: Duration) async { await timers.sleep(for: duration) }
+
+    func after(_ duration: Duration, run action: @escaping @Sendable () -> Void) { timers.after(duration, run: action) }
 }
