@@ -123,8 +123,15 @@ async def test_workflows_complete_exactly_once_through_repeated_kills(dev_server
         await client.start_workflow(TimersAndActivities.run, number, id=workflow_id, task_queue=task_queue)
     async with Worker(client, task_queue=task_queue, workflows=[TimersAndActivities], activities=[record],
                       max_concurrent_activities=50):
-        for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(0.2, 1.5))
+        # Each kill comes at a random point of the work (a random share of the activities run, then a random
+        # moment more), not after a random time: a fast build would otherwise finish everything first.
+        shares = sorted(rng.uniform(0.05, 0.85) for _ in range(KILLS))
+        for share in shares:
+            deadline = time.monotonic() + 60
+            while sum(EXECUTIONS.values()) < share * WORKFLOWS * 3:
+                assert time.monotonic() < deadline, f"no progress to {share:.0%} of the activities in 60 s"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(rng.uniform(0.0, 0.1))
             done_at_last_kill = sum(EXECUTIONS.values())
             dev_server.kill()
             await asyncio.sleep(rng.uniform(0.0, 0.5))
