@@ -167,10 +167,12 @@ async def test_workflows_complete_exactly_once_through_repeated_kills(dev_server
     assert not replayed.replay_failures, replayed.replay_failures
 
 
-async def test_concurrent_starts_share_commits_and_a_graceful_stop_keeps_them(timekeeper_path, tmp_path):
-    """Group commit: a hundred starts at once with ``synchronous=FULL`` (an fsync per commit) share fewer
-    commits than there are transitions, every acknowledged start is in the file, and SIGTERM commits what is
-    pending before the server exits (its log says how many transitions went in how many commits)."""
+async def test_a_graceful_stop_commits_what_is_pending_and_keeps_every_start(timekeeper_path, tmp_path):
+    """A hundred starts at once with ``synchronous=FULL`` (an fsync per commit), then SIGTERM: the server
+    exits 0 after committing what is pending (its log says how many transitions went in how many commits),
+    and every acknowledged start is in the file. How many commits the starts share depends on how they
+    arrive (one run here had 100 in 100, most fewer); that commits admitted together share one is shown,
+    deterministically, by GroupCommitTests."""
     database, log = tmp_path / "timekeeper.sqlite", tmp_path / "server.log"
     port = free_loopback_port()
     argv = [str(timekeeper_path), "server", "start-dev", "--port", str(port), "--headless", "--log-level", "info",
@@ -193,7 +195,7 @@ async def test_concurrent_starts_share_commits_and_a_graceful_stop_keeps_them(ti
     assert len(closed) == 1, log.read_text()[-2000:]
     words = closed[0].split("durable store closed: ")[1].split()
     transitions, commits = int(words[0]), int(words[3])
-    assert transitions >= 100 and commits < transitions, closed[0]
+    assert transitions >= 100 and 1 <= commits <= transitions, closed[0]
 
     process = subprocess.Popen([str(timekeeper_path), "server", "start-dev", "--port", str(port), "--headless",
                                 "--log-level", "error", "--db-filename", str(database)])
