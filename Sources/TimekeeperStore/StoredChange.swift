@@ -78,7 +78,6 @@ enum StoredChange {
     }
 
     private static func note(from stored: Stored) throws -> RunNote {
-        func instant(_ nanos: Int64) -> Instant { Instant(nanosecondsSinceEpoch: nanos) }
         switch stored.note {
         case .created(let bytes): return .created(try StartWorkflowRequest(serializedBytes: bytes))
         case .stickyQueueSet(let set):
@@ -160,7 +159,6 @@ enum StoredSchedule {
 
     static func decode(_ body: Data) throws -> ScheduleRecord {
         let stored = try Timekeeper_Store_V1_StoredSchedule(serializedBytes: body)
-        func instant(_ nanos: Int64) -> Instant { Instant(nanosecondsSinceEpoch: nanos) }
         return try ScheduleRecord(
             restoring: try Schedule(serializedBytes: stored.schedule),
             memo: stored.hasMemo ? try Temporal_Api_Common_V1_Memo(serializedBytes: stored.memo) : nil,
@@ -180,3 +178,6 @@ enum StoredSchedule {
             processedUntil: instant(stored.processedUntilNanos), untrackedRunIDs: Set(stored.untrackedRunIds))
     }
 }
+
+/// An instant as the store's messages keep it: whole nanoseconds since the Unix epoch.
+private func instant(_ nanos: Int64) -> Instant { Instant(nanosecondsSinceEpoch: nanos) }

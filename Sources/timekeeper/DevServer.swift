@@ -110,20 +110,20 @@ struct DevServerLaunch {
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes
         options.requiresRegisteredNamespaces = true
+        var durable: SQLiteExecutionStore?
         if let databaseFile {
             let opened = ContinuousClock.now
-            options.store = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas)
+            durable = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas)
+            options.store = durable
             logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - opened)")
         } else if !pragmas.isEmpty {
             logger.notice("--sqlite-pragma ignored: without --db-filename the store is in memory")
         }
         try await serveUntilSignalled(options, logger: logger)
-        if var store = options.store {
-            store.close()  // after a graceful shutdown: what the writer still holds is committed first
-            if let writer = (store as? SQLiteExecutionStore)?.writer {
-                let (transitions, commits) = writer.statistics
-                logger.info("durable store closed: \(transitions) transitions in \(commits) commits")
-            }
+        if var durable {
+            durable.close()  // after a graceful shutdown: what the writer still holds is committed first
+            let (transitions, commits) = durable.writer.statistics
+            logger.info("durable store closed: \(transitions) transitions in \(commits) commits")
         }
     }
 }

@@ -37,9 +37,9 @@ extension EngineCore {
                 if attributes.hasSearchAttributes { $0.searchAttributes = attributes.searchAttributes }
                 if attributes.hasPriority { $0.priority = attributes.priority }
                 // What the child will inherit of the parent's own clock (as the child's started event says).
-                if let skipping = run.timeSkipping {
-                    if let config = skipping.childConfig { $0.timeSkippingConfig = config }
-                    $0.timeSkippingStatePropagation = .with { $0.initialSkippedDuration = skipping.offset.protobuf }
+                if let (config, propagation) = run.timeSkipping?.passedToChild {
+                    if let config { $0.timeSkippingConfig = config }
+                    $0.timeSkippingStatePropagation = propagation
                 }
             }
         }

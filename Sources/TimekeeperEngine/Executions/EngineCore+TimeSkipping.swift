@@ -45,7 +45,8 @@ extension EngineCore {
             return (skipping.config, skipping.propagationToNextRun)
         }
         if let parentRunID, let parent = runs[parentRunID], let skipping = parent.timeSkipping {
-            return (skipping.childConfig, .with { $0.initialSkippedDuration = skipping.offset.protobuf })
+            let (config, propagation) = skipping.passedToChild
+            return (config, propagation)
         }
         return (request.hasTimeSkippingConfig ? request.timeSkippingConfig : nil, nil)
     }

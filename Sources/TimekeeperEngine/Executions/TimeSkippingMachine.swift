@@ -76,13 +76,16 @@ package struct TimeSkippingState: Sendable, Equatable {
         }
     }
 
-    /// What a child starts with: the parent's virtual now, and its config without the fast-forward unless
-    /// the parent set `disable_propagation` (then only the virtual now).
-    var childConfig: TimeSkippingConfig? {
-        guard !config.disablePropagation else { return nil }
-        var child = config
-        child.clearFastForwardConfig()
-        return child
+    /// What a child starts with: its config, the parent's without the fast-forward unless the parent set
+    /// `disable_propagation` (then none), and the parent's virtual now. The parent's initiated event and
+    /// the child's started event both record it.
+    var passedToChild: (config: TimeSkippingConfig?, propagation: Temporal_Api_Common_V1_TimeSkippingStatePropagation) {
+        var child: TimeSkippingConfig?
+        if !config.disablePropagation {
+            child = config
+            child!.clearFastForwardConfig()
+        }
+        return (child, .with { $0.initialSkippedDuration = offset.protobuf })
     }
 }
 

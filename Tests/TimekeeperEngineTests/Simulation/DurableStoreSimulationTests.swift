@@ -42,8 +42,8 @@ extension SimulationTests {
     }
 
     @Test func aCorruptChangeIsRefusedWhenOpening() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tk-store-corrupt-\(getpid()).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let path = StoreFiles.temporaryPath("store-corrupt")
+        defer { StoreFiles.remove(path) }
         _ = Simulation(seed: 3, durableStore: .init(open: { try Self.openAndLoad(path) }))
         #expect(try Self.openAndLoad(path).runs.count > 0)
         // The second change of the first run (its first is the started event) becomes bytes no note reads as.

@@ -27,8 +27,8 @@ import TimekeeperStore
     }
 
     @Test func anEngineRebuiltFromTheFileHasEverySchedule() throws {
-        let path = GroupCommitTests.temporaryPath("durable-schedules")
-        defer { GroupCommitTests.remove(path) }
+        let path = StoreFiles.temporaryPath("durable-schedules")
+        defer { StoreFiles.remove(path) }
         var store = try SQLiteExecutionStore(path: path)
         try store.load()
         var scenario = Scenario(skipsTime: false, startsLocked: false)

@@ -26,17 +26,9 @@ import TimekeeperStore
         }
     }
 
-    static func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tk-\(name)-\(getpid()).sqlite").path
-    }
-
-    static func remove(_ path: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-    }
-
     @Test func transitionsAdmittedDuringACommitShareTheNextOne() throws {
-        let path = Self.temporaryPath("group-commit")
-        defer { Self.remove(path) }
+        let path = StoreFiles.temporaryPath("group-commit")
+        defer { StoreFiles.remove(path) }
         let gate = FirstCommitGate()
         var store = try SQLiteExecutionStore(path: path, beforeCommit: { gate.beforeCommit() })
         try store.load()
@@ -70,8 +62,8 @@ import TimekeeperStore
     }
 
     @Test func aStoreWithNothingPendingAnswersAtOnce() throws {
-        let path = Self.temporaryPath("group-commit-idle")
-        defer { Self.remove(path) }
+        let path = StoreFiles.temporaryPath("group-commit-idle")
+        defer { StoreFiles.remove(path) }
         var store = try SQLiteExecutionStore(path: path)
         try store.load()
         let barrier = try #require(store.durability)
