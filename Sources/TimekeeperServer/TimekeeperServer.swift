@@ -17,9 +17,10 @@ package struct ServerOptions: Sendable {
     package var namespaces: [String] = []
     /// Search attributes registered in "default" and those namespaces (the dev server's `--search-attribute`).
     package var searchAttributes: [String: SearchAttributeType] = [:]
-    /// Where transitions are committed and what the engine goes on from (the dev server's `--db-filename`);
-    /// `nil`: in memory.
-    package var store: (any ExecutionStore)?
+    /// Opens the store transitions are committed to and the engine goes on from (the dev server's
+    /// `--db-filename`), given the barrier answers wait at (`ExecutionStore.durability`); called on the
+    /// recovery thread while the server starts listening. `nil`: in memory.
+    package var openStore: (@Sendable (DurabilityBarrier) throws -> any ExecutionStore)?
     /// Whether a namespace must be registered (or named at start) to be served: NOT_FOUND otherwise, as
     /// on Temporal's servers. The test server serves any namespace, as Temporal's Java test server does.
     package var requiresRegisteredNamespaces = false
@@ -48,9 +49,10 @@ package enum TimekeeperServer {
         let prepare: @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void = { core, now throws(EngineError) in
             try register(options, in: &core, now: now)
         }
-        if let store = options.store {
-            // Read and rebuilt while the server starts listening; calls that need the engine wait for it.
-            engine.recoverInBackground(from: store, prepare: prepare) { error in
+        let durability = options.openStore.map { _ in DurabilityBarrier() }
+        if let openStore = options.openStore, let durability {
+            // Opened, read and rebuilt while the server starts listening; calls wait for what they need.
+            engine.recoverInBackground(opening: { try openStore(durability) }, prepare: prepare) { error in
                 logger.critical("the durable store cannot be served: \(error)")
                 exit(1)
             }
@@ -61,9 +63,9 @@ package enum TimekeeperServer {
         if options.requiresRegisteredNamespaces {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
         }
-        if let store = options.store {
-            router.waitForReadiness(engine.ready)
-            router.durability = store.durability
+        if let durability {
+            router.waitForReadiness(engine.ready, storeOpen: engine.storeOpen)
+            router.durability = durability
         }
         let listener = try await GRPCListener.bind(
             host: options.host, port: options.port, router: router, on: MultiThreadedEventLoopGroup.singleton,

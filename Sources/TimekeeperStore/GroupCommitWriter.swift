@@ -10,7 +10,7 @@ package import TimekeeperEngine
 /// of the engine's transitions, so the file always holds the state after some transition, never half of
 /// one. Answers wait at the `barrier` until what they were made from is committed.
 package final class GroupCommitWriter: Sendable {
-    package let barrier = DurabilityBarrier()
+    package let barrier: DurabilityBarrier
     private let database: DatabaseQueue
     private let queue = DispatchQueue(label: "timekeeper.store.writer")
     private let beforeCommit: (@Sendable () -> Void)?
@@ -35,8 +35,9 @@ package final class GroupCommitWriter: Sendable {
     private let written = Mutex(Written())
 
     /// `beforeCommit` runs on the writer's thread before each commit (tests hold the writer with it).
-    init(database: DatabaseQueue, beforeCommit: (@Sendable () -> Void)? = nil) {
+    init(database: DatabaseQueue, barrier: DurabilityBarrier, beforeCommit: (@Sendable () -> Void)? = nil) {
         self.database = database
+        self.barrier = barrier
         self.beforeCommit = beforeCommit
     }
 

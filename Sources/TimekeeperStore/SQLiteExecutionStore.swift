@@ -38,14 +38,11 @@ package struct SQLiteExecutionStore: ExecutionStore {
 
     /// Opens (or creates) the store at `path`; `load()` reads what it holds. `pragmas` are applied after the
     /// defaults, each checked to be a plain name and value. The file is locked for this process alone.
+    /// Answers wait at `barrier` (the server makes it before the store is opened, see `durability`).
     /// `beforeCommit` runs on the writer's thread before each commit (tests hold the writer with it).
-    package init(path: String, pragmas: [(String, String)] = [],
+    package init(path: String, pragmas: [(String, String)] = [], barrier: DurabilityBarrier = DurabilityBarrier(),
                  beforeCommit: (@Sendable () -> Void)? = nil) throws(StoreError) {
-        for (name, value) in pragmas {
-            guard Self.isPlain(name), Self.isPlain(value) else {
-                throw StoreError(.invalidPragma, "sqlite pragma \(name)=\(value): names and values are letters, digits and underscores")
-            }
-        }
+        try Self.checkPragmas(pragmas)
         var configuration = Configuration()
         configuration.label = "timekeeper.store"
         configuration.busyMode = .immediateError
@@ -65,7 +62,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
             }
             try Self.migrator.migrate(database)
             self.database = database
-            writer = GroupCommitWriter(database: database, beforeCommit: beforeCommit)
+            writer = GroupCommitWriter(database: database, barrier: barrier, beforeCommit: beforeCommit)
             loaded = Loaded()
         } catch let error as StoreError {
             throw error
@@ -73,6 +70,15 @@ package struct SQLiteExecutionStore: ExecutionStore {
             throw StoreError(.busy, "\(path) is in use by another process")
         } catch {
             throw StoreError(.io, "\(path): \(error)")
+        }
+    }
+
+    /// Refuses a pragma whose name or value is not a plain word (before anything is opened).
+    package static func checkPragmas(_ pragmas: [(String, String)]) throws(StoreError) {
+        for (name, value) in pragmas {
+            guard isPlain(name), isPlain(value) else {
+                throw StoreError(.invalidPragma, "sqlite pragma \(name)=\(value): names and values are letters, digits and underscores")
+            }
         }
     }
 

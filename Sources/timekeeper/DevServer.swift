@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TimekeeperEngine
 import TimekeeperServer
 import TimekeeperStore
@@ -110,17 +111,24 @@ struct DevServerLaunch {
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes
         options.requiresRegisteredNamespaces = true
-        var durable: SQLiteExecutionStore?
+        // The store opens on the recovery thread while the server starts listening (see
+        // `Engine.recoverInBackground`); kept here to be closed after a graceful shutdown.
+        let opened = Mutex<SQLiteExecutionStore?>(nil)
         if let databaseFile {
-            let opened = ContinuousClock.now
-            durable = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas)
-            options.store = durable
-            logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - opened)")
+            try SQLiteExecutionStore.checkPragmas(pragmas)
+            let pragmas = pragmas
+            options.openStore = { barrier in
+                let began = ContinuousClock.now
+                let store = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas, barrier: barrier)
+                logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - began)")
+                opened.withLock { $0 = store }
+                return store
+            }
         } else if !pragmas.isEmpty {
             logger.notice("--sqlite-pragma ignored: without --db-filename the store is in memory")
         }
         try await serveUntilSignalled(options, logger: logger)
-        if var durable {
+        if var durable = opened.withLock({ $0 }) {
             durable.close()  // after a graceful shutdown: what the writer still holds is committed first
             let (transitions, commits) = durable.writer.statistics
             logger.info("durable store closed: \(transitions) transitions in \(commits) commits")

@@ -1,6 +1,7 @@
 internal import SwiftProtobuf
 package import Logging
 internal import Dispatch
+internal import Foundation
 internal import Synchronization
 package import TemporalAPI
 
@@ -65,6 +66,8 @@ package final class Engine: Sendable {
     let wall: any WallClock
     /// Closed while the engine recovers from a store in the background (`recoverInBackground`).
     package let ready = ReadinessGate()
+    /// Closed until that store is open (its file locked and migrated), which comes long before `ready`.
+    package let storeOpen = ReadinessGate()
     private let logger: Logger
 
     /// An empty engine on an in-memory store; a durable server then recovers into it from its store
@@ -84,24 +87,32 @@ package final class Engine: Sendable {
     /// How long after its caller's answer a legacy query task goes to a waiting poller.
     static let legacyQueryTaskDelay: Duration = .milliseconds(20)
 
-    /// Reads `store` and rebuilds the engine from it on a thread of its own, holding the engine's lock from
-    /// before this returns until it is done: the server can listen and answer `GetSystemInfo` (which needs
-    /// no engine) at once, and every call that needs the engine waits for the recovery instead of seeing an
-    /// empty one. `prepare` then runs on the recovered core, still under the lock (the dev server's
-    /// `--namespace` and `--search-attribute`), and what it changed is committed. A store that does not
-    /// read or rebuild goes to `onFailure` (the server cannot serve it).
+    /// Opens a store (`open`), reads it and rebuilds the engine from it on a thread of its own, holding the
+    /// engine's lock from before this returns until it is done: the server can listen meanwhile, answer
+    /// `GetSystemInfo` (which needs no engine) once the store is open (`storeOpen`: a file another server
+    /// holds is refused before anyone is told this one is up), and every call that needs the engine waits
+    /// for the recovery (`ready`) instead of seeing an empty one. `prepare` then runs on the recovered core,
+    /// still under the lock (the dev server's `--namespace` and `--search-attribute`), and what it changed is
+    /// committed. A store that does not open, read or rebuild goes to `onFailure` (the server cannot serve it).
     package func recoverInBackground(
-        from store: any ExecutionStore,
+        opening open: @escaping @Sendable () throws -> any ExecutionStore,
         prepare: @escaping @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void,
         onFailure: @escaping @Sendable (any Error) -> Void
     ) {
         let holding = DispatchSemaphore(value: 0)
         ready.close()
-        DispatchQueue.global().async { [self] in
-            var store = store
+        storeOpen.close()
+        // A thread of its own, which reads at a lower priority than the event loop once the store is open:
+        // on a small machine the listener answers its first calls (an SDK's readiness probe) first, and the
+        // recovery has every cycle they leave. (Not a pool thread: an unprivileged process cannot raise a
+        // thread's priority back.)
+        let recovery = Thread { [self] in
             let wakeups: Wakeups? = state.withLock { state in
                 holding.signal()
                 do {
+                    var store = try open()
+                    storeOpen.openGate()
+                    lowerCurrentThreadPriority()
                     let began = ContinuousClock.now
                     try store.load()
                     let now = wall.now()
@@ -120,6 +131,8 @@ package final class Engine: Sendable {
             ready.openGate()
             if let wakeups { perform(wakeups) }
         }
+        recovery.name = "timekeeper.recovery"
+        recovery.start()
         holding.wait()
     }
 
@@ -621,4 +634,12 @@ package final class Engine: Sendable {
 /// A value a waiting call's body hands back to it from inside the engine's lock.
 final class Carried<Value: Sendable>: Sendable {
     let value = Mutex<Value?>(nil)
+}
+
+/// Makes the calling thread yield the processor to the others under contention (nice 10; on Linux
+/// `setpriority` with `PRIO_PROCESS` and 0 applies to the calling thread only).
+private func lowerCurrentThreadPriority() {
+    #if canImport(Glibc)
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+    #endif
 }

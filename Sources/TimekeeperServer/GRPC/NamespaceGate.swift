@@ -98,8 +98,12 @@ extension UnaryRouter {
     private static let gatedServices = [
         "/temporal.api.workflowservice.v1.WorkflowService/", "/temporal.api.operatorservice.v1.OperatorService/",
     ]
-    /// Registering a namespace is how one comes to exist.
-    private static let ungatedMethods: Set<String> = ["/temporal.api.workflowservice.v1.WorkflowService/RegisterNamespace"]
+    /// Registering a namespace is how one comes to exist; `GetSystemInfo` names none (and, as SDKs' readiness
+    /// probe, should not pay for finding that out on its first call).
+    private static let ungatedMethods: Set<String> = [
+        "/temporal.api.workflowservice.v1.WorkflowService/RegisterNamespace",
+        "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+    ]
 
     /// Refuses, with NOT_FOUND, every gated request whose `namespace` is set and not one `exists` knows.
     mutating func requireKnownNamespaces(_ exists: @escaping @Sendable (String) -> Bool) {

@@ -66,12 +66,18 @@ struct UnaryRouter: Sendable {
     mutating func setMethod(_ path: String, _ method: UnaryMethod) { methods[path] = method }
 
     /// Methods that need the engine wait for `gate` (a durable store being read in the background) without
-    /// holding the event loop; `GetSystemInfo` and health checks, which need no engine, answer at once.
-    mutating func waitForReadiness(_ gate: ReadinessGate) {
+    /// holding the event loop; `GetSystemInfo` and health checks, which need no engine, only wait for the
+    /// store to be open (`storeOpen`, a few milliseconds), so that a server that cannot have its file never
+    /// says it is up.
+    mutating func waitForReadiness(_ gate: ReadinessGate, storeOpen: ReadinessGate) {
         let ungated: Set<String> = [
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo", "/grpc.health.v1.Health/Check",
         ]
-        for (path, method) in methods where !ungated.contains(path) {
+        for (path, method) in methods {
+            if ungated.contains(path), case .immediate(let handler) = method {
+                methods[path] = .gated(storeOpen, handler)
+                continue
+            }
             switch method {
             case .immediate(let handler): methods[path] = .gated(gate, handler)
             case .suspending(let handler):

@@ -1,0 +1,53 @@
+import GRPCCore
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP2
+import SwiftProtobuf
+import TemporalAPI
+import Testing
+@testable import TimekeeperEngine
+@testable import TimekeeperServer
+
+/// While a durable server opens and reads its store in the background, `GetSystemInfo` (SDKs' readiness
+/// probe) waits only for the store to be open, and every method that needs the engine waits for the engine.
+extension GRPCConnectionHandlerTests {
+    /// Answers with the health message, registered where GetSystemInfo is.
+    struct SystemInfoStandIn: UnaryService {
+        func register(with router: inout UnaryRouter) {
+            let method = MethodDescriptor(fullyQualifiedService: "temporal.api.workflowservice.v1.WorkflowService",
+                                          method: "GetSystemInfo")
+            router.registerUnary(method) { (_: Grpc_Health_V1_HealthCheckRequest, _) in
+                Grpc_Health_V1_HealthCheckRequest.with { $0.service = "system info" }
+            }
+        }
+    }
+
+    @Test func getSystemInfoWaitsForTheStoreToOpenAndOtherMethodsForTheEngine() async throws {
+        let ready = ReadinessGate()
+        let storeOpen = ReadinessGate()
+        ready.close()
+        storeOpen.close()
+        var router = UnaryRouter([EchoService(probe: WaitProbe()), SystemInfoStandIn()])
+        router.waitForReadiness(ready, storeOpen: storeOpen)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCConnectionHandler(router: router, logger: Logger(label: "test"), limits: .standard))
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        _ = try written(channel)
+
+        try send(channel, stream: 1, path: "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+                 message: echoRequest(""))
+        try send(channel, stream: 3, path: "/timekeeper.test.Echo/Echo", message: echoRequest("engine"))
+        for _ in 0..<20 { channel.embeddedEventLoop.run() }
+        #expect(try written(channel).isEmpty, "nothing is answered before the store is open")
+
+        storeOpen.openGate()
+        #expect(try await answerMessage(channel)?.service == "system info")
+        for _ in 0..<20 { channel.embeddedEventLoop.run() }
+        #expect(try written(channel).isEmpty, "a method that needs the engine still waits for it")
+
+        ready.openGate()
+        #expect(try await answerMessage(channel)?.service == "echo: engine")
+    }
+}
