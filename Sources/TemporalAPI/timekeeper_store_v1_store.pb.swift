@@ -146,6 +146,23 @@ public nonisolated struct Timekeeper_Store_V1_StoredNote: Sendable {
     set {note = .transientWorkflowTaskEnded(newValue)}
   }
 
+  /// temporal.api.history.v1.HistoryEvent, without its id
+  public var eventBuffered: Data {
+    get {
+      if case .eventBuffered(let v)? = note {return v}
+      return Data()
+    }
+    set {note = .eventBuffered(newValue)}
+  }
+
+  public var bufferedEventsWritten: Bool {
+    get {
+      if case .bufferedEventsWritten(let v)? = note {return v}
+      return false
+    }
+    set {note = .bufferedEventsWritten(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Note: Equatable, Sendable {
@@ -165,6 +182,9 @@ public nonisolated struct Timekeeper_Store_V1_StoredNote: Sendable {
     /// temporal.api.history.v1.HistoryEvent
     case transientWorkflowTaskStarted(Data)
     case transientWorkflowTaskEnded(Bool)
+    /// temporal.api.history.v1.HistoryEvent, without its id
+    case eventBuffered(Data)
+    case bufferedEventsWritten(Bool)
 
   }
 
@@ -421,7 +441,7 @@ fileprivate nonisolated let _protobuf_package = "timekeeper.store.v1"
 
 nonisolated extension Timekeeper_Store_V1_StoredNote: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoredNote"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{3}sticky_queue_set\0\u{3}sticky_queue_cleared\0\u{3}activity_attempt_started\0\u{3}activity_heartbeat\0\u{3}activity_attempt_failed\0\u{3}activity_attempt_scheduled\0\u{3}activity_paused\0\u{3}activity_unpaused\0\u{3}activity_attempt_failed_while_paused\0\u{3}transient_workflow_task_scheduled\0\u{3}transient_workflow_task_started\0\u{3}transient_workflow_task_ended\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{3}sticky_queue_set\0\u{3}sticky_queue_cleared\0\u{3}activity_attempt_started\0\u{3}activity_heartbeat\0\u{3}activity_attempt_failed\0\u{3}activity_attempt_scheduled\0\u{3}activity_paused\0\u{3}activity_unpaused\0\u{3}activity_attempt_failed_while_paused\0\u{3}transient_workflow_task_scheduled\0\u{3}transient_workflow_task_started\0\u{3}transient_workflow_task_ended\0\u{3}event_buffered\0\u{3}buffered_events_written\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -573,6 +593,22 @@ nonisolated extension Timekeeper_Store_V1_StoredNote: SwiftProtobuf.Message, Swi
           self.note = .transientWorkflowTaskEnded(v)
         }
       }()
+      case 14: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.note != nil {try decoder.handleConflictingOneOf()}
+          self.note = .eventBuffered(v)
+        }
+      }()
+      case 15: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.note != nil {try decoder.handleConflictingOneOf()}
+          self.note = .bufferedEventsWritten(v)
+        }
+      }()
       default: break
       }
     }
@@ -635,6 +671,14 @@ nonisolated extension Timekeeper_Store_V1_StoredNote: SwiftProtobuf.Message, Swi
     case .transientWorkflowTaskEnded?: try {
       guard case .transientWorkflowTaskEnded(let v)? = self.note else { preconditionFailure() }
       try visitor.visitSingularBoolField(value: v, fieldNumber: 13)
+    }()
+    case .eventBuffered?: try {
+      guard case .eventBuffered(let v)? = self.note else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 14)
+    }()
+    case .bufferedEventsWritten?: try {
+      guard case .bufferedEventsWritten(let v)? = self.note else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 15)
     }()
     case nil: break
     }

@@ -63,6 +63,8 @@ enum StoredChange {
         case .transientWorkflowTaskScheduled(let event): stored.transientWorkflowTaskScheduled = try event.serializedData()
         case .transientWorkflowTaskStarted(let event): stored.transientWorkflowTaskStarted = try event.serializedData()
         case .transientWorkflowTaskEnded: stored.transientWorkflowTaskEnded = true
+        case .eventBuffered(let event): stored.eventBuffered = try event.serializedData()
+        case .bufferedEventsWritten: stored.bufferedEventsWritten = true
         }
         return stored
     }
@@ -108,6 +110,8 @@ enum StoredChange {
         case .transientWorkflowTaskScheduled(let bytes): return .transientWorkflowTaskScheduled(try HistoryEvent(serializedBytes: bytes))
         case .transientWorkflowTaskStarted(let bytes): return .transientWorkflowTaskStarted(try HistoryEvent(serializedBytes: bytes))
         case .transientWorkflowTaskEnded: return .transientWorkflowTaskEnded
+        case .eventBuffered(let bytes): return .eventBuffered(try HistoryEvent(serializedBytes: bytes))
+        case .bufferedEventsWritten: return .bufferedEventsWritten
         case nil: throw StoreError(.corrupt, "a note with nothing in it (written by a newer build?)")
         }
     }

@@ -54,10 +54,12 @@ extension EngineCore {
                         "commands[\(index)].protocol_message_command_attributes.message_id \(attributes.messageID) names no message of this completion")
                 }
             }
-            // A workflow that closes while new events wait unseen has its task failed instead (Temporal's
-            // UNHANDLED_COMMAND), so that it gets to see them. Updates waiting unseen do not stop it: as
-            // with Temporal, they fail with the run, or go to the next run if it continues as new.
-            let refused = run.hasUnhandledEvents && request.commands.contains { Self.closesWorkflow($0.commandType) }
+            // A workflow that closes while new events wait unseen (buffered during this task, or come before
+            // it) has its task failed instead (Temporal's UNHANDLED_COMMAND), so that it gets to see them.
+            // Updates waiting unseen do not stop it: as with Temporal, they fail with the run, or go to the
+            // next run if it continues as new.
+            let refused = (run.hasUnhandledEvents || !run.bufferedEvents.isEmpty)
+                && request.commands.contains { Self.closesWorkflow($0.commandType) }
             return { core in
                 if refused {
                     core.refuseCompletion(task, request)
@@ -77,6 +79,7 @@ extension EngineCore {
                 $0.identity = request.identity
             }
         }
+        writeBufferedEvents(task.runID)
         answerQueries(task.runID, results: request.queryResults)
         requeueUpdatesInFlight(task.runID)  // nor its answers to updates
         clearStickiness(task.runID)  // the worker must replay: its commands were not applied
@@ -131,6 +134,8 @@ extension EngineCore {
         for message in unplaced where runs[runID]!.isOpen {
             applyUpdateMessage(message, messages[message.id]!, runID: runID)
         }
+        // What came while the worker ran the task follows the task's own events; a task then carries it.
+        let wroteBuffered = writeBufferedEvents(runID)
         let offers = applying?.activityOffers ?? []
         let eager = applying?.eagerActivities ?? []
         // Children started, signals and cancel requests delivered, their answers recorded in this run.
@@ -141,7 +146,8 @@ extension EngineCore {
         // are rejected for the worker.
         if request.forceCreateNewWorkflowTask { requeueUpdatesInFlight(runID) } else { rejectUnprocessedUpdates(runID) }
         if runs[runID]!.isOpen
-            && (runs[runID]!.hasUnhandledEvents || request.forceCreateNewWorkflowTask || updateBook.hasWaiting(runID))
+            && (runs[runID]!.hasUnhandledEvents || wroteBuffered || request.forceCreateNewWorkflowTask
+                || updateBook.hasWaiting(runID))
         {
             scheduleWorkflowTask(runID, attempt: 1)
         }
@@ -188,10 +194,13 @@ extension EngineCore {
                         $0.binaryChecksum = request.binaryChecksum
                     }
                 }
+                // What came meanwhile is written after the failure; a next task that carries it is a first
+                // attempt (Temporal's rule: a task with new events is never a transient retry).
+                let wroteBuffered = core.writeBufferedEvents(task.runID)
                 core.requeueQueriesInFlight(task.runID)
                 core.requeueUpdatesInFlight(task.runID)
                 core.clearStickiness(task.runID)  // the worker's cached copy is suspect: start over from full history
-                core.scheduleWorkflowTask(task.runID, attempt: task.attempt + 1)
+                core.scheduleWorkflowTask(task.runID, attempt: wroteBuffered ? 1 : task.attempt + 1)
             }
         }
     }
@@ -220,10 +229,11 @@ extension EngineCore {
                 $0.timeoutType = .startToClose
             }
         }
+        let wroteBuffered = writeBufferedEvents(runID)  // as after a failure
         requeueQueriesInFlight(runID)
         requeueUpdatesInFlight(runID)
         clearStickiness(runID)
-        scheduleWorkflowTask(runID, attempt: attempt + 1)
+        scheduleWorkflowTask(runID, attempt: wroteBuffered ? 1 : attempt + 1)
     }
 
     // MARK: Closing

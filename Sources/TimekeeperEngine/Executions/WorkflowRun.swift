@@ -44,6 +44,11 @@ package struct WorkflowRun: Sendable, Equatable {
     package private(set) var lastCompletedWorkflowTaskStartedEventID: Int64 = 0
     /// Events the workflow must see arrived while no workflow task was scheduled to carry them.
     package private(set) var hasUnhandledEvents = false
+    /// Events that came while a workflow task was started, without ids: their effects on this run hold,
+    /// and they are written when the task ends (`RunNote.eventBuffered`).
+    package private(set) var bufferedEvents: [HistoryEvent] = []
+    /// The buffered events being written, in their writing order: the next events must be these.
+    private var writingBuffered: [HistoryEvent] = []
     /// The worker-specific queue of the worker that has this run cached (from the last completion's
     /// `sticky_attributes`), and how long a task may wait there before it goes to the normal queue.
     package private(set) var stickyQueue: String?
@@ -111,8 +116,19 @@ package struct WorkflowRun: Sendable, Equatable {
         guard event.eventID == lastEventID + 1 else {
             throw RunChangeError(.invalidTransition, "event \(event.eventID) follows event \(lastEventID)")
         }
-        let time = Instant(event.eventTime)
         let id = event.eventID
+        if let next = writingBuffered.first {
+            guard next.eventType == event.eventType else {
+                throw RunChangeError(.invalidTransition, "\(event.eventType) (event \(id)) while buffered \(next.eventType) is being written")
+            }
+            // Its effects held when it was buffered; only the id it now has is new.
+            if case .childWorkflowExecutionStartedEventAttributes(let attributes)? = event.attributes {
+                children[attributes.initiatedEventID]?.startedEventID = id
+            }
+            writingBuffered.removeFirst()
+            lastEventID = id
+            return
+        }
         if let unwritten = unwrittenWorkflowTaskEvents.first, !Self.closesRun(event) {
             // Only the transient task's own events may come next, exactly as the worker saw them.
             guard unwritten.eventID == id, unwritten.eventType == event.eventType else {
@@ -124,6 +140,13 @@ package struct WorkflowRun: Sendable, Equatable {
             lastEventID = id
             return
         }
+        try applyEffects(of: event, id: id)
+        lastEventID = id  // each case of `applyEffects` refuses before it changes anything
+    }
+
+    /// What an event changes in the run (`id` is 0 for a buffered event, which has none yet).
+    private mutating func applyEffects(of event: HistoryEvent, id: Int64) throws(RunChangeError) {
+        let time = Instant(event.eventTime)
         switch event.attributes {
         case .workflowTaskScheduledEventAttributes(let attributes)?:
             try workflowTask.schedule(eventID: id, attempt: attributes.attempt, at: time)
@@ -230,7 +253,6 @@ package struct WorkflowRun: Sendable, Equatable {
         default:
             break  // markers, search attribute upserts, property changes: history only
         }
-        lastEventID = id  // each case above refuses before it changes anything
     }
 
     private mutating func apply(_ note: RunNote) throws(RunChangeError) {
@@ -285,6 +307,53 @@ package struct WorkflowRun: Sendable, Equatable {
             try workflowTask.end(
                 "a transient workflow task's end", eventID: 0, scheduledEventID: unwrittenWorkflowTaskEvents[0].eventID)
             unwrittenWorkflowTaskEvents = []
+        case .eventBuffered(let event):
+            guard workflowTask.isStarted, Self.isBuffered(event.eventType) else {
+                throw RunChangeError(.invalidTransition, "\(event.eventType) buffered, but no workflow task is started or it is never buffered")
+            }
+            try applyEffects(of: event, id: 0)
+            bufferedEvents.append(event)
+        case .bufferedEventsWritten:
+            guard !workflowTask.isStarted, !bufferedEvents.isEmpty, writingBuffered.isEmpty else {
+                throw RunChangeError(.invalidTransition, "buffered events written while a workflow task is started, or with none buffered")
+            }
+            writingBuffered = Self.writingOrder(bufferedEvents)
+            bufferedEvents = []
+        }
+    }
+
+    /// Whether an event that comes while a workflow task is started waits for the task to end (Temporal's
+    /// buffered events): everything but the run's own start and close, workflow task events, the events a
+    /// completion's commands and messages write, and search attribute and property changes.
+    static func isBuffered(_ type: Temporal_Api_Enums_V1_EventType) -> Bool {
+        switch type {
+        case .workflowExecutionStarted, .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut,
+            .workflowExecutionCanceled, .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
+            .workflowTaskScheduled, .workflowTaskStarted, .workflowTaskCompleted, .workflowTaskFailed, .workflowTaskTimedOut,
+            .activityTaskScheduled, .activityTaskCancelRequested, .timerStarted, .timerCanceled, .markerRecorded,
+            .startChildWorkflowExecutionInitiated, .signalExternalWorkflowExecutionInitiated,
+            .requestCancelExternalWorkflowExecutionInitiated, .upsertWorkflowSearchAttributes,
+            .workflowPropertiesModified, .workflowExecutionUpdateAccepted, .workflowExecutionUpdateCompleted,
+            .nexusOperationScheduled, .nexusOperationCancelRequested:
+            false
+        default: true
+        }
+    }
+
+    /// The order buffered events are written in: as they came, except that activities' and children's
+    /// results go after all the others (Temporal's reordering, which puts a result after its started event
+    /// whatever came between).
+    static func writingOrder(_ events: [HistoryEvent]) -> [HistoryEvent] {
+        events.filter { !isResult($0.eventType) } + events.filter { isResult($0.eventType) }
+    }
+
+    private static func isResult(_ type: Temporal_Api_Enums_V1_EventType) -> Bool {
+        switch type {
+        case .activityTaskCompleted, .activityTaskFailed, .activityTaskTimedOut, .activityTaskCanceled,
+            .childWorkflowExecutionCompleted, .childWorkflowExecutionFailed, .childWorkflowExecutionTimedOut,
+            .childWorkflowExecutionCanceled, .childWorkflowExecutionTerminated:
+            true
+        default: false
         }
     }
 
@@ -333,6 +402,7 @@ package struct WorkflowRun: Sendable, Equatable {
         workflowTask = .none
         unwrittenWorkflowTaskEvents = []
         hasUnhandledEvents = false
+        bufferedEvents = []  // written before the close; a close written first drops them, as Temporal's does
         timers = [:]
         activities = [:]
         externalRequests = [:]

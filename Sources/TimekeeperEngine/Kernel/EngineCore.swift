@@ -243,6 +243,18 @@ package struct EngineCore: Sendable {
     mutating func record(
         _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
     ) -> Int64 {
+        if runs[runID]!.workflowTask.isStarted {
+            if WorkflowRun.isBuffered(type) {
+                // Held until the worker's task ends, its effects applied now (see `RunNote.eventBuffered`).
+                var event = HistoryEvent()
+                event.eventTime = runNow(runID).timestamp
+                event.eventType = type
+                fill(&event)
+                note(runID, .eventBuffered(event))
+                return 0  // it has no id yet: `writeBufferedEvents` wires the ids that refer to it
+            }
+            if Self.closeEventTypes.contains(type) { failStartedTaskBeforeClose(runID) }
+        }
         // A transient workflow task's events go first, as the worker saw them (Temporal writes them when
         // the attempt completes, or converts the task when an event must be written meanwhile). A close
         // ends the task instead: it is never written.
@@ -267,6 +279,46 @@ package struct EngineCore: Sendable {
         }
         fill(&event)
         return append(runID, event)
+    }
+
+    /// The run closes (terminated, timed out, reset) while a worker runs its workflow task: as on Temporal's
+    /// server, the task fails first (FORCE_CLOSE_COMMAND; a transient attempt ends unwritten) and what was
+    /// buffered meanwhile is written before the close event.
+    private mutating func failStartedTaskBeforeClose(_ runID: String) {
+        guard case .started(let scheduledID, let startedID, _, _, _) = runs[runID]!.workflowTask else { return }
+        if runs[runID]!.hasTransientWorkflowTask {
+            note(runID, .transientWorkflowTaskEnded)
+        } else {
+            record(runID, .workflowTaskFailed) { event in
+                event.workflowTaskFailedEventAttributes = .with {
+                    $0.scheduledEventID = scheduledID
+                    $0.startedEventID = startedID
+                    $0.cause = .forceCloseCommand
+                    $0.identity = "history-service"  // the name Temporal's server records its own failures under
+                }
+            }
+        }
+        writeBufferedEvents(runID)
+    }
+
+    /// Writes the events buffered while the run's workflow task was started, now that it has ended (after
+    /// its own events, and a completion's commands'), in `WorkflowRun.writingOrder`, each with its id and
+    /// task id; a result written with its activity's or child's started event names that event's id (it
+    /// had none when the result was buffered). Answers whether there were any.
+    @discardableResult
+    mutating func writeBufferedEvents(_ runID: String) -> Bool {
+        guard let run = runs[runID], !run.bufferedEvents.isEmpty, !run.workflowTask.isStarted else { return false }
+        let ordered = WorkflowRun.writingOrder(run.bufferedEvents)
+        note(runID, .bufferedEventsWritten)
+        var startedIDs = BufferedStartedIDs()
+        for var event in ordered {
+            event.eventID = runs[runID]!.lastEventID + 1
+            event.taskID = nextTaskID
+            nextTaskID += 1
+            startedIDs.wire(&event)
+            append(runID, event)
+        }
+        return true
     }
 
     static let closeEventTypes: Set<Temporal_Api_Enums_V1_EventType> = [

@@ -40,6 +40,12 @@ package enum RunNote: Sendable, Equatable {
     case transientWorkflowTaskStarted(HistoryEvent)
     /// The transient attempt failed or timed out: nothing is written.
     case transientWorkflowTaskEnded
+    /// An event that came while a workflow task was started (a signal, an activity's or a child's result…):
+    /// its effects on the run hold at once, but it is written only when the task has ended, after the
+    /// task's own events, as Temporal's server buffers it. Carried without an id.
+    case eventBuffered(HistoryEvent)
+    /// The buffered events are written now, in `WorkflowRun.writingOrder`: the events that follow are they.
+    case bufferedEventsWritten
 }
 
 /// A run's change with the run it belongs to.

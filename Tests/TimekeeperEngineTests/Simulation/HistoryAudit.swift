@@ -18,6 +18,11 @@ struct HistoryAudit {
     /// The outstanding workflow task: its scheduled event, attempt and started event (once started).
     private(set) var workflowTask: (scheduled: Int64, attempt: Int32, started: Int64?)?
     private(set) var lastOutcome: (outcome: TaskOutcome, attempt: Int32) = (.none, 0)
+    /// Whether buffered events were written since the last task failed or timed out (the next is then a
+    /// first attempt), and when the last task started (what came while it ran may be written after it,
+    /// with the earlier time it came at).
+    private var newsSinceOutcome = false
+    private var lastStartedTime: Instant?
     /// Open activities: scheduled event id → started event id (0 until the started event is written).
     private(set) var openActivities: [Int64: Int64] = [:]
     /// Pending timers: timer id → started event id.
@@ -53,10 +58,14 @@ struct HistoryAudit {
             fail(.contiguousEventIDs, "a history starts with its one WorkflowExecutionStarted event")
         }
         let time = Instant(event.eventTime)
-        if let lastTime, time < lastTime { fail(.eventOrder, "event time \(time) is before the previous event's \(lastTime)") }
+        let buffered = WorkflowRun.isBuffered(event.eventType) && lastStartedTime.map { time >= $0 } == true
+        if let lastTime, time < lastTime, !buffered {
+            fail(.eventOrder, "event time \(time) is before the previous event's \(lastTime)")
+        }
         if time > now { fail(.eventOrder, "event time \(time) is ahead of virtual now \(now)") }
         if event.taskID <= lastTaskID { fail(.eventOrder, "task id \(event.taskID) does not grow (previous \(lastTaskID))") }
-        lastTime = time
+        lastTime = max(lastTime ?? time, time)
+        if workflowTask == nil, WorkflowRun.isBuffered(event.eventType) { newsSinceOutcome = true }
         lastTaskID = event.taskID
         if let closeEvent { fail(.closeEventLast, "appended after the close event \(closeEvent.eventID)") }
         if let completed = Self.commandCompletedEventID(event), completed != batch {
@@ -72,7 +81,9 @@ struct HistoryAudit {
             let attempt = event.workflowTaskScheduledEventAttributes.attempt
             // After a failure or timeout the next attempt counts on; transient attempts between leave no
             // events, so it may be any later one.
-            if [.failed, .timedOut].contains(lastOutcome.outcome) {
+            if [.failed, .timedOut].contains(lastOutcome.outcome) && newsSinceOutcome {
+                if attempt != 1 { fail(.workflowTaskAttempts, "attempt \(attempt) after buffered events were written, expected 1") }
+            } else if [.failed, .timedOut].contains(lastOutcome.outcome) {
                 if attempt <= lastOutcome.attempt {
                     fail(.workflowTaskAttempts, "attempt \(attempt) after attempt \(lastOutcome.attempt) failed")
                 }
@@ -91,6 +102,7 @@ struct HistoryAudit {
             }
             batch = nil
             unseenNews = nil
+            lastStartedTime = time
         case .workflowTaskCompleted, .workflowTaskFailed, .workflowTaskTimedOut:
             let (scheduled, startedID): (Int64, Int64) =
                 switch event.eventType {
@@ -110,6 +122,7 @@ struct HistoryAudit {
                     default: .timedOut
                     }
                 lastOutcome = (outcome, task.attempt)
+                newsSinceOutcome = false
             } else {
                 fail(.workflowTaskLifecycle, "closes workflow task \(scheduled)/\(startedID), which is not the started one")
             }

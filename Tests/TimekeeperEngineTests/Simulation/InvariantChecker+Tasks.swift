@@ -118,7 +118,9 @@ extension InvariantChecker {
         if token.kind == .activityTask, let activity = run.activities[token.scheduledEventID], activity.attempt > token.attempt {
             return true  // the attempt timed out and waits for its retry (which writes no event)
         }
-        return core.history(token.runID)[(stepStart[token.runID] ?? 0)...].contains { event in
+        // Written this step, or buffered while its run's workflow task runs (not written yet).
+        let events = core.history(token.runID)[(stepStart[token.runID] ?? 0)...] + run.bufferedEvents
+        return events.contains { event in
             switch event.attributes {
             case .workflowExecutionTimedOutEventAttributes?: true
             case .workflowTaskTimedOutEventAttributes(let a)?:

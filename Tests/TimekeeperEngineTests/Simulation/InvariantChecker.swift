@@ -168,17 +168,23 @@ struct InvariantChecker {
             if !taskMatches {
                 fail(.stateMatchesHistory, runID, "workflow task \(run.workflowTask), history says \(String(describing: audit.workflowTask))")
             }
-            if run.timers.count != audit.pendingTimers.count
-                || !run.timers.allSatisfy({ audit.pendingTimers[$0.key] == $0.value.startedEventID })
+            // What history says, and what events buffered while the workflow task runs have changed already.
+            let buffered = BufferedChanges(run.bufferedEvents)
+            let pendingTimers = audit.pendingTimers.filter { !buffered.firedTimers.contains($0.key) }
+            let openActivities = audit.openActivities.filter { !buffered.closedActivities.contains($0.key) }
+            if run.timers.count != pendingTimers.count
+                || !run.timers.allSatisfy({ pendingTimers[$0.key] == $0.value.startedEventID })
             {
-                fail(.stateMatchesHistory, runID, "timers \(run.timers.mapValues(\.startedEventID)), history says \(audit.pendingTimers)")
+                fail(.stateMatchesHistory, runID, "timers \(run.timers.mapValues(\.startedEventID)), history says \(pendingTimers)")
             }
-            if run.activities.count != audit.openActivities.count
-                || !run.activities.keys.allSatisfy({ audit.openActivities[$0] != nil })
+            if run.activities.count != openActivities.count
+                || !run.activities.keys.allSatisfy({ openActivities[$0] != nil })
             {
-                fail(.stateMatchesHistory, runID, "activities \(run.activities.keys.sorted()), history says \(audit.openActivities.keys.sorted())")
+                fail(.stateMatchesHistory, runID, "activities \(run.activities.keys.sorted()), history says \(openActivities.keys.sorted())")
             }
-            if run.cancelRequested != audit.cancelRequested || run.lastCompletedWorkflowTaskStartedEventID != audit.lastCompletedStartedID {
+            if run.cancelRequested != (audit.cancelRequested || buffered.cancelRequested)
+                || run.lastCompletedWorkflowTaskStartedEventID != audit.lastCompletedStartedID
+            {
                 fail(.stateMatchesHistory, runID, "cancel request or last completed task differ from history")
             }
             if run.workflowTask == .none, let news = audit.unseenNews {
@@ -380,6 +386,27 @@ struct InvariantChecker {
             }
             if !referenced.contains(entry.id) {
                 violations.append(Violation(.timetableOwnership, "\(entry) (\(entry.id)) is not one its run refers to"))
+            }
+        }
+    }
+}
+
+/// What events buffered while a run's workflow task runs have changed in the run, though not yet written.
+struct BufferedChanges {
+    var firedTimers: Set<String> = []
+    var closedActivities: Set<Int64> = []
+    var cancelRequested = false
+
+    init(_ events: [HistoryEvent]) {
+        for event in events {
+            switch event.attributes {
+            case .timerFiredEventAttributes(let a)?: firedTimers.insert(a.timerID)
+            case .activityTaskCompletedEventAttributes(let a)?: closedActivities.insert(a.scheduledEventID)
+            case .activityTaskFailedEventAttributes(let a)?: closedActivities.insert(a.scheduledEventID)
+            case .activityTaskTimedOutEventAttributes(let a)?: closedActivities.insert(a.scheduledEventID)
+            case .activityTaskCanceledEventAttributes(let a)?: closedActivities.insert(a.scheduledEventID)
+            case .workflowExecutionCancelRequestedEventAttributes?: cancelRequested = true
+            default: break
             }
         }
     }

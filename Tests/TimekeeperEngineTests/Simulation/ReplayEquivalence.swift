@@ -61,8 +61,13 @@ enum ReplayEquivalence {
             if entries != rebuiltEntries {
                 differences.append("run \(runID): timetable entries \(entries) live, \(rebuiltEntries) rebuilt")
             }
-            // From its events alone.
-            let events = live.history(runID).map { RunChange.event($0) }
+            // From its events alone, and those buffered while its workflow task runs (notes until written).
+            // (A transient task's events are notes too: the buffer needs its started task.)
+            let transient: [RunChange] = run.unwrittenWorkflowTaskEvents.enumerated().map { index, event in
+                .note(index == 0 ? .transientWorkflowTaskScheduled(event) : .transientWorkflowTaskStarted(event))
+            }
+            let buffered = run.bufferedEvents.map { RunChange.note(.eventBuffered($0)) }
+            let events = live.history(runID).map { RunChange.event($0) } + (buffered.isEmpty ? [] : transient) + buffered
             do throws(RunChangeError) {
                 let (fromEvents, _) = try EngineCore.rebuild(run.ref, from: events)
                 var (derived, liveDerived) = (EventDerived(fromEvents), EventDerived(run))
