@@ -119,4 +119,23 @@ import Testing
         #expect(rebuilt == live)
         #expect(rebuilt.bufferedEvents.count == 3)
     }
+
+    @Test func aRunThatBuffersPastTheLimitHasItsTaskFailedAndANewOneCarriesThem() throws {
+        var scenario = Scenario()
+        _ = try scenario.start("wf")
+        let task = try #require(try scenario.poll())
+        let before = scenario.eventTypes("run-1")
+        for index in 0..<EngineCore.bufferedEventsLimit.count {
+            try signal(&scenario, "s\(index)")
+        }
+        #expect(scenario.eventTypes("run-1") == before, "up to the limit, all of it waits")
+        try signal(&scenario, "one too many")
+        let written = Array(scenario.core.history("run-1").dropFirst(before.count))
+        #expect(written.first?.workflowTaskFailedEventAttributes.cause == .forceCloseCommand)
+        #expect(written.dropFirst().prefix(101).allSatisfy { $0.eventType == .workflowExecutionSignaled })
+        #expect(written.count == 103 && written.last?.eventType == .workflowTaskScheduled)
+        #expect(written.last?.workflowTaskScheduledEventAttributes.attempt == 1)
+        let stale = try #require(throws: EngineError.self) { try scenario.complete(task, []) }
+        #expect(stale.code == .notFound, "the failed task's completion is refused")
+    }
 }

@@ -29,12 +29,14 @@ extension EngineCore {
     /// Runs the clock up to `wallNow`: fires every entry that is due, and while nothing holds the clock,
     /// jumps to the next entry and fires it too. Every transition ends here.
     package mutating func settle(_ wallNow: Instant) {
+        enforceBufferLimits()  // after the operation that settles (see there)
         refresh(wallNow)
         var lastJump: ClockJump?
         while true {
             if let due = timetable.popDue(at: clock.now) {
                 if let jump = lastJump, jump.target.id == due.id { noticeTrap(due, reachedBy: jump) }
                 fire(due)
+                enforceBufferLimits()
                 refresh(wallNow)
                 continue
             }

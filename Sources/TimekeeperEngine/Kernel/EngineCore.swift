@@ -107,6 +107,8 @@ package struct EngineCore: Sendable {
     private var transition = Transition()
     /// Runs changed since their timetable entries and holds were last brought in line with their state.
     private var touched: [String] = []
+    /// Runs that buffered events since the buffer limits were last enforced (`enforceBufferLimits`).
+    private var runsThatBuffered: Set<String> = []
     /// Makes run ids; injectable so that tests get predictable ids.
     let newRunID: @Sendable () -> String
     /// A run id handed out before its run exists (the closing event of the previous run names it).
@@ -251,9 +253,12 @@ package struct EngineCore: Sendable {
                 event.eventType = type
                 fill(&event)
                 note(runID, .eventBuffered(event))
+                runsThatBuffered.insert(runID)
                 return 0  // it has no id yet: `writeBufferedEvents` wires the ids that refer to it
             }
-            if Self.closeEventTypes.contains(type) { failStartedTaskBeforeClose(runID) }
+            // As on Temporal's server, the task fails first, and what was buffered meanwhile is written
+            // before the close event.
+            if Self.closeEventTypes.contains(type) { forceFailStartedTask(runID) }
         }
         // A transient workflow task's events go first, as the worker saw them (Temporal writes them when
         // the attempt completes, or converts the task when an event must be written meanwhile). A close
@@ -281,10 +286,9 @@ package struct EngineCore: Sendable {
         return append(runID, event)
     }
 
-    /// The run closes (terminated, timed out, reset) while a worker runs its workflow task: as on Temporal's
-    /// server, the task fails first (FORCE_CLOSE_COMMAND; a transient attempt ends unwritten) and what was
-    /// buffered meanwhile is written before the close event.
-    private mutating func failStartedTaskBeforeClose(_ runID: String) {
+    /// Fails the workflow task a worker runs, for the server's own reasons (the run closes, or buffered too
+    /// much): FORCE_CLOSE_COMMAND, or nothing written for a transient attempt; then writes what was buffered.
+    private mutating func forceFailStartedTask(_ runID: String) {
         guard case .started(let scheduledID, let startedID, _, _, _) = runs[runID]!.workflowTask else { return }
         if runs[runID]!.hasTransientWorkflowTask {
             note(runID, .transientWorkflowTaskEnded)
@@ -299,6 +303,33 @@ package struct EngineCore: Sendable {
             }
         }
         writeBufferedEvents(runID)
+    }
+
+    /// Temporal's limits on what a run buffers while a worker runs its task (its server's defaults for
+    /// `history.maximumBufferedEventsBatch` and `history.maximumBufferedEventsSizeInBytes`).
+    static let bufferedEventsLimit = (count: 100, bytes: 2 << 20)
+
+    /// A run that buffered past the limits has its task failed (FORCE_CLOSE_COMMAND), what it buffered
+    /// written and a new task scheduled, as on Temporal's server: a flood of signals during a long task
+    /// cannot grow the buffer without bound. Called between whole operations (`settle`), never inside one,
+    /// so that a result and its started event are buffered or written together.
+    mutating func enforceBufferLimits() {
+        guard !runsThatBuffered.isEmpty else { return }
+        defer { runsThatBuffered = [] }
+        for runID in runsThatBuffered.sorted() {
+            guard let run = runs[runID], run.isOpen, run.workflowTask.isStarted else { continue }
+            let tooMany = run.bufferedEvents.count > Self.bufferedEventsLimit.count
+            guard tooMany || Self.serializedSize(run.bufferedEvents) > Self.bufferedEventsLimit.bytes else { continue }
+            forceFailStartedTask(runID)
+            requeueQueriesInFlight(runID)
+            requeueUpdatesInFlight(runID)
+            clearStickiness(runID)
+            scheduleWorkflowTask(runID, attempt: 1)
+        }
+    }
+
+    private static func serializedSize(_ events: [HistoryEvent]) -> Int {
+        events.reduce(0) { total, event in total + ((try? event.serializedBytes() as [UInt8])?.count ?? 0) }
     }
 
     /// Writes the events buffered while the run's workflow task was started, now that it has ended (after
