@@ -283,6 +283,27 @@ func activityCommand(_ id: String, startToClose: Int64 = 30, heartbeat: Int64 = 
         #expect(scenario.core.takeTransition().effects.contains { if case .answerQuery(QueryID(rawValue: 7), .success) = $0 { true } else { false } })
     }
 
+    @Test func aWorkflowTaskWaitsWhileALegacyQueryOfItsRunIsWithAWorker() throws {
+        var scenario = Scenario()
+        try scenario.startAndRun([activityCommand("a")])
+        _ = try scenario.core.queryWorkflow(
+            .with { $0.namespace = "default"; $0.execution.workflowID = "wf"; $0.query.queryType = "state" },
+            id: QueryID(rawValue: 11), wallNow: scenario.wall)
+        let query = try #require(try scenario.poll())
+        #expect(query.query.queryType == "state")
+        // The activity completes while the worker has the query: the new task waits for the answer (sdk-core
+        // loses a legacy query when a task of the same run reaches it first).
+        let activity = try #require(try scenario.pollActivity())
+        try scenario.core.completeActivity(.token(activity.taskToken), result: nil, identity: "w", wallNow: scenario.wall)
+        #expect(scenario.eventTypes("run-1").last == .workflowTaskScheduled)
+        #expect(try scenario.poll() == nil, "held while the query is with the worker")
+        try scenario.core.completeQueryTask(
+            .with { $0.namespace = "default"; $0.taskToken = query.taskToken; $0.completedType = .answered },
+            wallNow: scenario.wall)
+        let task = try #require(try scenario.poll(), "offered once the query is answered")
+        #expect(task.history.events.last?.eventType == .workflowTaskStarted)
+    }
+
     @Test func aQueryDuringAWorkflowTaskRidesOnTheNextOneAndHoldsTheClock() throws {
         var scenario = Scenario()
         _ = try scenario.start("wf")

@@ -38,8 +38,17 @@ extension EngineCore {
         return held.eventID
     }
 
-    /// Offers a scheduled workflow task to a queue: a waiting poller gets it at once.
+    /// Offers a scheduled workflow task to a queue: a waiting poller gets it at once. While a legacy query
+    /// task of the run is with a worker, the task waits for its answer instead (`releaseWorkflowTaskHeldForQuery`):
+    /// sdk-core loses a legacy query when a new task of the same run reaches it before the answer (sdk-rust
+    /// issue 716), which a fast server makes likely when an activity completes just after the query is
+    /// handed out.
     private mutating func dispatchWorkflowTask(_ runID: String, _ scheduledID: Int64, to queueName: String) {
+        if queryBook.hasLegacyQueryWithWorker(runID) {
+            workflowTasksHeldForQueries[runID] = queueName
+            return
+        }
+        workflowTasksHeldForQueries[runID] = nil
         let key = TaskQueueKey(namespace: runs[runID]!.ref.namespace, name: queueName)
         if let (poller, identity) = matching.offer(.workflowTask(runID: runID, scheduledEventID: scheduledID), to: key) {
             emit(.deliverWorkflowTask(poller, startWorkflowTask(runID, identity: identity, queue: queueName)))
@@ -53,6 +62,14 @@ extension EngineCore {
             case .scheduled(scheduledEventID, _, _) = run.workflowTask
         else { return }
         clearStickiness(runID)
+    }
+
+    /// A legacy query task of the run was answered or given up: its held workflow task, if any, is offered.
+    mutating func releaseWorkflowTaskHeldForQuery(_ runID: String) {
+        guard !queryBook.hasLegacyQueryWithWorker(runID), let queue = workflowTasksHeldForQueries.removeValue(forKey: runID),
+            let run = runs[runID], run.isOpen, case .scheduled(let scheduledID, _, _) = run.workflowTask
+        else { return }
+        dispatchWorkflowTask(runID, scheduledID, to: queue)
     }
 
     /// Stops sending a run's workflow tasks to a sticky queue; a task waiting there moves to the normal queue.
@@ -100,18 +117,29 @@ extension EngineCore {
             let key = TaskQueueKey(namespace: namespace, name: taskQueue)
             return { core in
                 core.matching.notePoll(key, .workflow, identity: identity, at: core.now)
+                var held: [String] = []
                 let item = core.polling { matching, core in
                     matching.pollWorkflow(key, poller, identity: identity) { item in
                         switch item {
                         case .workflowTask(let runID, let scheduledEventID):
                             // Still waiting to start: a task moved from a sticky queue to the normal one leaves
                             // a stale twin behind.
-                            core.runs[runID]?.isOpen == true && core.runs[runID]?.workflowTask.isWaiting(scheduledEventID) == true
+                            guard core.runs[runID]?.isOpen == true, core.runs[runID]?.workflowTask.isWaiting(scheduledEventID) == true
+                            else { return false }
+                            // Queued before a legacy query of its run went to a worker: it waits for the answer
+                            // (see `dispatchWorkflowTask`), out of the queue until then.
+                            if core.queryBook.hasLegacyQueryWithWorker(runID) {
+                                // (A stale twin of a task moved off a sticky queue is only dropped.)
+                                if let run = core.runs[runID], taskQueue == run.stickyQueue ?? run.taskQueue { held.append(runID) }
+                                return false
+                            }
+                            return true
                         case .query(let id):
-                            core.queryBook[id]?.route == .legacyQueued
+                            return core.queryBook[id]?.route == .legacyQueued
                         }
                     }
                 }
+                for runID in held { core.workflowTasksHeldForQueries[runID] = taskQueue }
                 switch item {
                 case .workflowTask(let runID, _)?: return core.startWorkflowTask(runID, identity: identity, queue: taskQueue)
                 case .query(let id)?: return core.startLegacyQuery(id, identity: identity)

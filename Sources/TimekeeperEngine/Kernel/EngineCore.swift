@@ -107,6 +107,9 @@ package struct EngineCore: Sendable {
     private var transition = Transition()
     /// Runs changed since their timetable entries and holds were last brought in line with their state.
     private var touched: [String] = []
+    /// Workflow tasks not offered yet because a legacy query task of their run is with a worker: run id →
+    /// the queue the task goes to (see `dispatchWorkflowTask`).
+    var workflowTasksHeldForQueries: [String: String] = [:]
     /// Runs that buffered events since the buffer limits were last enforced (`enforceBufferLimits`).
     private var runsThatBuffered: Set<String> = []
     /// Makes run ids; injectable so that tests get predictable ids.

@@ -110,6 +110,7 @@ extension EngineCore {
             }
             return { core in
                 core.queryBook.remove(id)
+                core.releaseWorkflowTaskHeldForQuery(query.runID)
                 core.emit(.answerQuery(id, Self.queryAnswer(
                     completed: request.completedType == .answered, answer: request.hasQueryResult ? request.queryResult : nil,
                     errorMessage: request.errorMessage)))
@@ -122,6 +123,7 @@ extension EngineCore {
         commit(wallNow) { core in
             guard let query = core.queryBook.remove(id) else { return }
             if query.route == .buffered { core.release(.query(id)) }
+            core.releaseWorkflowTaskHeldForQuery(query.runID)
         }
     }
 

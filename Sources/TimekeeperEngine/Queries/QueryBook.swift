@@ -42,6 +42,11 @@ package struct QueryBook: Sendable {
         pending[id] = PendingQuery(runID: runID, query: query, route: .legacyQueued)
     }
 
+    /// Whether a legacy query task of the run is with a worker, unanswered.
+    package func hasLegacyQueryWithWorker(_ runID: String) -> Bool {
+        pending.values.contains { $0.runID == runID && $0.route == .legacyDispatched }
+    }
+
     /// A legacy query task goes to a worker.
     mutating func dispatchLegacy(_ id: QueryID) -> PendingQuery {
         pending[id]!.route = .legacyDispatched

@@ -10,7 +10,8 @@ extension InvariantChecker {
         var workflowWork: [TaskQueueKey: Int] = [:]
         var activityWork: [TaskQueueKey: Int] = [:]
         for run in openRuns {
-            if case .scheduled = run.workflowTask {
+            // (A task held while a legacy query of its run is with a worker is in no queue until then.)
+            if case .scheduled = run.workflowTask, core.workflowTasksHeldForQueries[run.ref.runID] == nil {
                 workflowWork[TaskQueueKey(namespace: run.ref.namespace, name: run.stickyQueue ?? run.taskQueue), default: 0] += 1
             }
             for activity in run.activities.values where activity.phase == .scheduled {

@@ -95,7 +95,7 @@ enum ReplayEquivalence {
 
     /// The live tasks waiting in queues, as "queue: task": a run's scheduled workflow task in the queue it
     /// belongs to now (a twin left in a sticky queue the run moved away from is stale), activity attempts
-    /// waiting for a worker; legacy queries left out.
+    /// waiting for a worker (or held for a legacy query); legacy queries left out.
     private static func queuedTasks(_ core: EngineCore) -> Set<String> {
         var tasks = Set<String>()
         for (key, queue) in core.matching.workflowQueues {
@@ -105,6 +105,14 @@ enum ReplayEquivalence {
                 else { continue }
                 tasks.insert("\(key.name): workflow task \(runID)/\(scheduled)")
             }
+        }
+        // Held while a legacy query of its run is with a worker: queued once it is answered, and at once in
+        // a rebuilt engine (which has no queries).
+        for (runID, queue) in core.workflowTasksHeldForQueries {
+            guard let run = core.runs[runID], run.isOpen, let scheduled = run.workflowTask.scheduledEventID,
+                run.workflowTask.isWaiting(scheduled), queue == run.stickyQueue ?? run.taskQueue
+            else { continue }
+            tasks.insert("\(queue): workflow task \(runID)/\(scheduled)")
         }
         for (key, queue) in core.matching.activityQueues {
             for task in queue.queued {

@@ -95,6 +95,11 @@ struct Simulation {
 
     /// A poll of a queue where a task waits, or nil when no task waits anywhere.
     private static func drainStep(_ world: SimulationWorld, poller: PollerID) -> SimulationStep? {
+        // A legacy query with a worker holds its run's next workflow task; its caller gives up, as a
+        // real one does at its deadline.
+        if let id = world.core.queries.filter({ $0.value.route == .legacyDispatched }).keys.min(by: { $0.rawValue < $1.rawValue }) {
+            return .abandonQuery(id)
+        }
         var workflowQueues: [TaskQueueKey] = []
         var activityQueues: [TaskQueueKey] = []
         for run in world.core.currentRuns.values.compactMap({ world.core.runs[$0] }) where run.isOpen {
