@@ -194,20 +194,26 @@ extension EngineCore {
                         $0.binaryChecksum = request.binaryChecksum
                     }
                 }
-                // What came meanwhile is written after the failure; a next task that carries it is a first
-                // attempt (Temporal's rule: a task with new events is never a transient retry).
-                let wroteBuffered = core.writeBufferedEvents(task.runID)
-                core.requeueQueriesInFlight(task.runID)
-                core.requeueUpdatesInFlight(task.runID)
-                core.clearStickiness(task.runID)  // the worker's cached copy is suspect: start over from full history
-                core.scheduleWorkflowTask(task.runID, attempt: wroteBuffered ? 1 : task.attempt + 1)
+                core.retryWorkflowTask(task.runID, after: task.attempt)
             }
         }
     }
 
+    /// After a started task's attempt failed or timed out (and was recorded): what came meanwhile is
+    /// written, the queries and updates it carried wait for the next task, the worker's cached copy is
+    /// suspect (it starts over from full history), and the next attempt is scheduled — a first one if
+    /// events were written (Temporal's rule: a task with new events is never a transient retry).
+    mutating func retryWorkflowTask(_ runID: String, after attempt: Int32) {
+        let wroteBuffered = writeBufferedEvents(runID)
+        requeueQueriesInFlight(runID)
+        requeueUpdatesInFlight(runID)
+        clearStickiness(runID)
+        scheduleWorkflowTask(runID, attempt: wroteBuffered ? 1 : attempt + 1)
+    }
+
     /// The started task's attempt failed or timed out: recorded, unless the attempt is transient (its
     /// events unwritten), which ends with nothing written, as on Temporal's server.
-    private mutating func endWorkflowTaskAttempt(
+    mutating func endWorkflowTaskAttempt(
         _ runID: String, _ type: Temporal_Api_Enums_V1_EventType, _ fill: (inout HistoryEvent) -> Void
     ) {
         if runs[runID]!.hasTransientWorkflowTask {
@@ -229,11 +235,7 @@ extension EngineCore {
                 $0.timeoutType = .startToClose
             }
         }
-        let wroteBuffered = writeBufferedEvents(runID)  // as after a failure
-        requeueQueriesInFlight(runID)
-        requeueUpdatesInFlight(runID)
-        clearStickiness(runID)
-        scheduleWorkflowTask(runID, attempt: wroteBuffered ? 1 : attempt + 1)
+        retryWorkflowTask(runID, after: attempt)
     }
 
     // MARK: Closing

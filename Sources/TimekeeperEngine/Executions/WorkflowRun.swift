@@ -48,7 +48,7 @@ package struct WorkflowRun: Sendable, Equatable {
     /// and they are written when the task ends (`RunNote.eventBuffered`).
     package private(set) var bufferedEvents: [HistoryEvent] = []
     /// The buffered events being written, in their writing order: the next events must be these.
-    private var writingBuffered: [HistoryEvent] = []
+    private(set) var writingBuffered: [HistoryEvent] = []
     /// The worker-specific queue of the worker that has this run cached (from the last completion's
     /// `sticky_attributes`), and how long a task may wait there before it goes to the normal queue.
     package private(set) var stickyQueue: String?
@@ -129,7 +129,7 @@ package struct WorkflowRun: Sendable, Equatable {
             lastEventID = id
             return
         }
-        if let unwritten = unwrittenWorkflowTaskEvents.first, !Self.closesRun(event) {
+        if let unwritten = unwrittenWorkflowTaskEvents.first, !Self.closeEventTypes.contains(event.eventType) {
             // Only the transient task's own events may come next, exactly as the worker saw them.
             guard unwritten.eventID == id, unwritten.eventType == event.eventType else {
                 throw RunChangeError(
@@ -326,17 +326,17 @@ package struct WorkflowRun: Sendable, Equatable {
     /// buffered events): everything but the run's own start and close, workflow task events, the events a
     /// completion's commands and messages write, and search attribute and property changes.
     static func isBuffered(_ type: Temporal_Api_Enums_V1_EventType) -> Bool {
+        if closeEventTypes.contains(type) { return false }
         switch type {
-        case .workflowExecutionStarted, .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut,
-            .workflowExecutionCanceled, .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
+        case .workflowExecutionStarted,
             .workflowTaskScheduled, .workflowTaskStarted, .workflowTaskCompleted, .workflowTaskFailed, .workflowTaskTimedOut,
             .activityTaskScheduled, .activityTaskCancelRequested, .timerStarted, .timerCanceled, .markerRecorded,
             .startChildWorkflowExecutionInitiated, .signalExternalWorkflowExecutionInitiated,
             .requestCancelExternalWorkflowExecutionInitiated, .upsertWorkflowSearchAttributes,
             .workflowPropertiesModified, .workflowExecutionUpdateAccepted, .workflowExecutionUpdateCompleted,
             .nexusOperationScheduled, .nexusOperationCancelRequested:
-            false
-        default: true
+            return false
+        default: return true
         }
     }
 
@@ -357,16 +357,11 @@ package struct WorkflowRun: Sendable, Equatable {
         }
     }
 
-    /// Whether the event closes the run (which ends any workflow task, transient or not).
-    static func closesRun(_ event: HistoryEvent) -> Bool {
-        switch event.attributes {
-        case .workflowExecutionCompletedEventAttributes?, .workflowExecutionFailedEventAttributes?,
-            .workflowExecutionTimedOutEventAttributes?, .workflowExecutionCanceledEventAttributes?,
-            .workflowExecutionTerminatedEventAttributes?, .workflowExecutionContinuedAsNewEventAttributes?:
-            true
-        default: false
-        }
-    }
+    /// The events that close a run (which ends any workflow task, transient or not).
+    static let closeEventTypes: Set<Temporal_Api_Enums_V1_EventType> = [
+        .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut, .workflowExecutionCanceled,
+        .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
+    ]
 
     /// An event the workflow must see arrived: unless a scheduled task will carry it, another is needed.
     private mutating func noteInput() {

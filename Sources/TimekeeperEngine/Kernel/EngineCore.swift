@@ -261,12 +261,15 @@ package struct EngineCore: Sendable {
             }
             // As on Temporal's server, the task fails first, and what was buffered meanwhile is written
             // before the close event.
-            if Self.closeEventTypes.contains(type) { forceFailStartedTask(runID) }
+            if WorkflowRun.closeEventTypes.contains(type) {
+                forceFailStartedTask(runID)
+                writeBufferedEvents(runID)
+            }
         }
         // A transient workflow task's events go first, as the worker saw them (Temporal writes them when
         // the attempt completes, or converts the task when an event must be written meanwhile). A close
         // ends the task instead: it is never written.
-        if !Self.closeEventTypes.contains(type) {
+        if !WorkflowRun.closeEventTypes.contains(type) {
             for unwritten in runs[runID]!.unwrittenWorkflowTaskEvents {
                 var event = unwritten
                 event.taskID = nextTaskID
@@ -290,22 +293,19 @@ package struct EngineCore: Sendable {
     }
 
     /// Fails the workflow task a worker runs, for the server's own reasons (the run closes, or buffered too
-    /// much): FORCE_CLOSE_COMMAND, or nothing written for a transient attempt; then writes what was buffered.
-    private mutating func forceFailStartedTask(_ runID: String) {
-        guard case .started(let scheduledID, let startedID, _, _, _) = runs[runID]!.workflowTask else { return }
-        if runs[runID]!.hasTransientWorkflowTask {
-            note(runID, .transientWorkflowTaskEnded)
-        } else {
-            record(runID, .workflowTaskFailed) { event in
-                event.workflowTaskFailedEventAttributes = .with {
-                    $0.scheduledEventID = scheduledID
-                    $0.startedEventID = startedID
-                    $0.cause = .forceCloseCommand
-                    $0.identity = "history-service"  // the name Temporal's server records its own failures under
-                }
+    /// much): FORCE_CLOSE_COMMAND, or nothing written for a transient attempt. Answers the failed attempt.
+    @discardableResult
+    private mutating func forceFailStartedTask(_ runID: String) -> Int32? {
+        guard case .started(let scheduledID, let startedID, let attempt, _, _) = runs[runID]!.workflowTask else { return nil }
+        endWorkflowTaskAttempt(runID, .workflowTaskFailed) { event in
+            event.workflowTaskFailedEventAttributes = .with {
+                $0.scheduledEventID = scheduledID
+                $0.startedEventID = startedID
+                $0.cause = .forceCloseCommand
+                $0.identity = "history-service"  // the name Temporal's server records its own failures under
             }
         }
-        writeBufferedEvents(runID)
+        return attempt
     }
 
     /// Temporal's limits on what a run buffers while a worker runs its task (its server's defaults for
@@ -322,12 +322,10 @@ package struct EngineCore: Sendable {
         for runID in runsThatBuffered.sorted() {
             guard let run = runs[runID], run.isOpen, run.workflowTask.isStarted else { continue }
             let tooMany = run.bufferedEvents.count > Self.bufferedEventsLimit.count
-            guard tooMany || Self.serializedSize(run.bufferedEvents) > Self.bufferedEventsLimit.bytes else { continue }
-            forceFailStartedTask(runID)
-            requeueQueriesInFlight(runID)
-            requeueUpdatesInFlight(runID)
-            clearStickiness(runID)
-            scheduleWorkflowTask(runID, attempt: 1)
+            guard tooMany || Self.serializedSize(run.bufferedEvents) > Self.bufferedEventsLimit.bytes,
+                let attempt = forceFailStartedTask(runID)
+            else { continue }
+            retryWorkflowTask(runID, after: attempt)  // writes the buffer: a first attempt follows
         }
     }
 
@@ -342,8 +340,8 @@ package struct EngineCore: Sendable {
     @discardableResult
     mutating func writeBufferedEvents(_ runID: String) -> Bool {
         guard let run = runs[runID], !run.bufferedEvents.isEmpty, !run.workflowTask.isStarted else { return false }
-        let ordered = WorkflowRun.writingOrder(run.bufferedEvents)
         note(runID, .bufferedEventsWritten)
+        let ordered = runs[runID]!.writingBuffered  // the order the note put them in
         var startedIDs = BufferedStartedIDs()
         for var event in ordered {
             event.eventID = runs[runID]!.lastEventID + 1
@@ -354,11 +352,6 @@ package struct EngineCore: Sendable {
         }
         return true
     }
-
-    static let closeEventTypes: Set<Temporal_Api_Enums_V1_EventType> = [
-        .workflowExecutionCompleted, .workflowExecutionFailed, .workflowExecutionTimedOut, .workflowExecutionCanceled,
-        .workflowExecutionTerminated, .workflowExecutionContinuedAsNew,
-    ]
 
     /// A run's now: the engine's, plus what time skipping (V2) moved the run's own clock on.
     package func runNow(_ runID: String) -> Instant {

@@ -70,14 +70,11 @@ struct UnaryRouter: Sendable {
     /// store to be open (`storeOpen`, a few milliseconds), so that a server that cannot have its file never
     /// says it is up.
     mutating func waitForReadiness(_ gate: ReadinessGate, storeOpen: ReadinessGate) {
-        let ungated: Set<String> = [
+        let needNoEngine: Set<String> = [
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo", "/grpc.health.v1.Health/Check",
         ]
         for (path, method) in methods {
-            if ungated.contains(path), case .immediate(let handler) = method {
-                methods[path] = .gated(storeOpen, handler)
-                continue
-            }
+            let gate = needNoEngine.contains(path) ? storeOpen : gate
             switch method {
             case .immediate(let handler): methods[path] = .gated(gate, handler)
             case .suspending(let handler):
