@@ -17,10 +17,10 @@ package struct ServerOptions: Sendable {
     package var namespaces: [String] = []
     /// Search attributes registered in "default" and those namespaces (the dev server's `--search-attribute`).
     package var searchAttributes: [String: SearchAttributeType] = [:]
-    /// Opens the store transitions are committed to and the engine goes on from (the dev server's
-    /// `--db-filename`), given the barrier answers wait at (`ExecutionStore.durability`); called on the
-    /// recovery thread while the server starts listening. `nil`: in memory.
-    package var openStore: (@Sendable (DurabilityBarrier) throws -> any ExecutionStore)?
+    /// Claims the file of the store transitions are committed to and the engine goes on from (the dev
+    /// server's `--db-filename`), given the barrier answers wait at (`ExecutionStore.durability`); called on
+    /// the recovery thread while the server starts listening, which then opens it. `nil`: in memory.
+    package var claimStore: (@Sendable (DurabilityBarrier) throws -> StoreClaim)?
     /// Whether a namespace must be registered (or named at start) to be served: NOT_FOUND otherwise, as
     /// on Temporal's servers. The test server serves any namespace, as Temporal's Java test server does.
     package var requiresRegisteredNamespaces = false
@@ -49,10 +49,10 @@ package enum TimekeeperServer {
         let prepare: @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void = { core, now throws(EngineError) in
             try register(options, in: &core, now: now)
         }
-        let durability = options.openStore.map { _ in DurabilityBarrier() }
-        if let openStore = options.openStore, let durability {
-            // Opened, read and rebuilt while the server starts listening; calls wait for what they need.
-            engine.recoverInBackground(opening: { try openStore(durability) }, prepare: prepare) { error in
+        let durability = options.claimStore.map { _ in DurabilityBarrier() }
+        if let claimStore = options.claimStore, let durability {
+            // Claimed, opened, read and rebuilt while the server starts listening; calls wait for what they need.
+            engine.recoverInBackground(claiming: { try claimStore(durability) }, prepare: prepare) { error in
                 logger.critical("the durable store cannot be served: \(error)")
                 exit(1)
             }
@@ -64,7 +64,7 @@ package enum TimekeeperServer {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
         }
         if let durability {
-            router.waitForReadiness(engine.ready, storeOpen: engine.storeOpen)
+            router.waitForReadiness(engine.ready, storeClaimed: engine.storeClaimed)
             router.durability = durability
         }
         let listener = try await GRPCListener.bind(

@@ -21,6 +21,7 @@ package import TimekeeperEngine
 /// cost of one fsync per commit (shared by the transitions of a group commit).
 package struct SQLiteExecutionStore: ExecutionStore {
     private let database: DatabaseQueue
+    private let claim: FileClaim
     package let writer: GroupCommitWriter
     /// What the file held when it was opened, until the engine has recovered from it.
     private var loaded: Loaded
@@ -36,12 +37,23 @@ package struct SQLiteExecutionStore: ExecutionStore {
     /// The pragmas applied when none is given: a write-ahead log, and commits that survive a process crash.
     package static let defaultPragmas: [(String, String)] = [("journal_mode", "WAL"), ("synchronous", "NORMAL")]
 
-    /// Opens (or creates) the store at `path`; `load()` reads what it holds. `pragmas` are applied after the
-    /// defaults, each checked to be a plain name and value. The file is locked for this process alone.
-    /// Answers wait at `barrier` (the server makes it before the store is opened, see `durability`).
-    /// `beforeCommit` runs on the writer's thread before each commit (tests hold the writer with it).
+    /// Opens (or creates) the store at `path`, taking the file for this process alone first (`FileClaim`).
     package init(path: String, pragmas: [(String, String)] = [], barrier: DurabilityBarrier = DurabilityBarrier(),
                  beforeCommit: (@Sendable () -> Void)? = nil) throws(StoreError) {
+        try Self.checkPragmas(pragmas)
+        try self.init(claim: FileClaim(path: path), pragmas: pragmas, barrier: barrier, beforeCommit: beforeCommit)
+    }
+
+    /// Opens the store on a file this process has claimed; `load()` reads what it holds. `pragmas` are
+    /// applied after the defaults, each checked to be a plain name and value. SQLite locks the file too
+    /// (`locking_mode=EXCLUSIVE`). Answers wait at `barrier` (the server makes it before the store is
+    /// opened, see `durability`). `beforeCommit` runs on the writer's thread before each commit (tests hold
+    /// the writer with it). A store that does not open lets its claim go.
+    package init(claim: FileClaim, pragmas: [(String, String)] = [], barrier: DurabilityBarrier = DurabilityBarrier(),
+                 beforeCommit: (@Sendable () -> Void)? = nil) throws(StoreError) {
+        let path = claim.path
+        var opened = false
+        defer { if !opened { claim.release() } }
         try Self.checkPragmas(pragmas)
         var configuration = Configuration()
         configuration.label = "timekeeper.store"
@@ -62,8 +74,10 @@ package struct SQLiteExecutionStore: ExecutionStore {
             }
             try Self.migrator.migrate(database)
             self.database = database
+            self.claim = claim
             writer = GroupCommitWriter(database: database, barrier: barrier, beforeCommit: beforeCommit)
             loaded = Loaded()
+            opened = true
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
@@ -205,7 +219,11 @@ package struct SQLiteExecutionStore: ExecutionStore {
 
     package var durability: DurabilityBarrier? { writer.barrier }
 
-    package mutating func close() { writer.close() }
+    /// Commits what the writer holds, closes the file, then lets the claim go.
+    package mutating func close() {
+        writer.close()
+        claim.release()
+    }
 
     /// One transition's rows, inside the writer's transaction.
     static func write(_ transition: Transition, to db: Database,

@@ -111,18 +111,21 @@ struct DevServerLaunch {
         options.namespaces = namespaces
         options.searchAttributes = searchAttributes
         options.requiresRegisteredNamespaces = true
-        // The store opens on the recovery thread while the server starts listening (see
-        // `Engine.recoverInBackground`); kept here to be closed after a graceful shutdown.
+        // The store's file is claimed, then the store opened, on the recovery thread while the server starts
+        // listening (see `Engine.recoverInBackground`); kept here to be closed after a graceful shutdown.
         let opened = Mutex<SQLiteExecutionStore?>(nil)
         if let databaseFile {
             try SQLiteExecutionStore.checkPragmas(pragmas)
             let pragmas = pragmas
-            options.openStore = { barrier in
-                let began = ContinuousClock.now
-                let store = try SQLiteExecutionStore(path: databaseFile, pragmas: pragmas, barrier: barrier)
-                logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - began)")
-                opened.withLock { $0 = store }
-                return store
+            options.claimStore = { barrier in
+                let claim = try FileClaim(path: databaseFile)
+                return StoreClaim {
+                    let began = ContinuousClock.now
+                    let store = try SQLiteExecutionStore(claim: claim, pragmas: pragmas, barrier: barrier)
+                    logger.info("durable store \(databaseFile) opened in \(ContinuousClock.now - began)")
+                    opened.withLock { $0 = store }
+                    return store
+                }
             }
         } else if !pragmas.isEmpty {
             logger.notice("--sqlite-pragma ignored: without --db-filename the store is in memory")

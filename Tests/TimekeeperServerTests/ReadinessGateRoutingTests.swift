@@ -10,7 +10,7 @@ import Testing
 @testable import TimekeeperServer
 
 /// While a durable server opens and reads its store in the background, `GetSystemInfo` (SDKs' readiness
-/// probe) waits only for the store to be open, and every method that needs the engine waits for the engine.
+/// probe) waits only for the store's file to be claimed, and every method that needs the engine waits for the engine.
 extension GRPCConnectionHandlerTests {
     /// Answers with the health message, registered where GetSystemInfo is.
     struct SystemInfoStandIn: UnaryService {
@@ -23,13 +23,13 @@ extension GRPCConnectionHandlerTests {
         }
     }
 
-    @Test func getSystemInfoWaitsForTheStoreToOpenAndOtherMethodsForTheEngine() async throws {
+    @Test func getSystemInfoWaitsForTheStoreToBeClaimedAndOtherMethodsForTheEngine() async throws {
         let ready = ReadinessGate()
-        let storeOpen = ReadinessGate()
+        let storeClaimed = ReadinessGate()
         ready.close()
-        storeOpen.close()
+        storeClaimed.close()
         var router = UnaryRouter([EchoService(probe: WaitProbe()), SystemInfoStandIn()])
-        router.waitForReadiness(ready, storeOpen: storeOpen)
+        router.waitForReadiness(ready, storeClaimed: storeClaimed)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
             GRPCConnectionHandler(router: router, logger: Logger(label: "test"), limits: .standard))
@@ -40,9 +40,9 @@ extension GRPCConnectionHandlerTests {
                  message: echoRequest(""))
         try send(channel, stream: 3, path: "/timekeeper.test.Echo/Echo", message: echoRequest("engine"))
         for _ in 0..<20 { channel.embeddedEventLoop.run() }
-        #expect(try written(channel).isEmpty, "nothing is answered before the store is open")
+        #expect(try written(channel).isEmpty, "nothing is answered before the file is claimed")
 
-        storeOpen.openGate()
+        storeClaimed.openGate()
         #expect(try await answerMessage(channel)?.service == "system info")
         for _ in 0..<20 { channel.embeddedEventLoop.run() }
         #expect(try written(channel).isEmpty, "a method that needs the engine still waits for it")

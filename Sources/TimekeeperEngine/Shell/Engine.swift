@@ -66,8 +66,8 @@ package final class Engine: Sendable {
     let wall: any WallClock
     /// Closed while the engine recovers from a store in the background (`recoverInBackground`).
     package let ready = ReadinessGate()
-    /// Closed until that store is open (its file locked and migrated), which comes long before `ready`.
-    package let storeOpen = ReadinessGate()
+    /// Closed until that store's file is claimed for this process, which comes long before `ready`.
+    package let storeClaimed = ReadinessGate()
     private let logger: Logger
 
     /// An empty engine on an in-memory store; a durable server then recovers into it from its store
@@ -87,32 +87,34 @@ package final class Engine: Sendable {
     /// How long after its caller's answer a legacy query task goes to a waiting poller.
     static let legacyQueryTaskDelay: Duration = .milliseconds(20)
 
-    /// Opens a store (`open`), reads it and rebuilds the engine from it on a thread of its own, holding the
-    /// engine's lock from before this returns until it is done: the server can listen meanwhile, answer
-    /// `GetSystemInfo` (which needs no engine) once the store is open (`storeOpen`: a file another server
-    /// holds is refused before anyone is told this one is up), and every call that needs the engine waits
-    /// for the recovery (`ready`) instead of seeing an empty one. `prepare` then runs on the recovered core,
-    /// still under the lock (the dev server's `--namespace` and `--search-attribute`), and what it changed is
-    /// committed. A store that does not open, read or rebuild goes to `onFailure` (the server cannot serve it).
+    /// Claims a store's file (`claim`), then opens and reads it and rebuilds the engine from it on a thread
+    /// of its own, holding the engine's lock from before this returns until it is done: the server can
+    /// listen meanwhile, answer `GetSystemInfo` (which needs no engine) once the file is its own
+    /// (`storeClaimed`: a file another server holds is refused before anyone is told this one is up), and
+    /// every call that needs the engine waits for the recovery (`ready`) instead of seeing an empty one.
+    /// `prepare` then runs on the recovered core, still under the lock (the dev server's `--namespace` and
+    /// `--search-attribute`), and what it changed is committed. A store that is not claimed, or does not
+    /// open, read or rebuild, goes to `onFailure` (the server cannot serve it).
     package func recoverInBackground(
-        opening open: @escaping @Sendable () throws -> any ExecutionStore,
+        claiming claim: @escaping @Sendable () throws -> StoreClaim,
         prepare: @escaping @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void,
         onFailure: @escaping @Sendable (any Error) -> Void
     ) {
         let holding = DispatchSemaphore(value: 0)
         ready.close()
-        storeOpen.close()
-        // A thread of its own, which reads at a lower priority than the event loop once the store is open:
-        // on a small machine the listener answers its first calls (an SDK's readiness probe) first, and the
-        // recovery has every cycle they leave. (Not a pool thread: an unprivileged process cannot raise a
+        storeClaimed.close()
+        // A thread of its own, which opens and reads at a lower priority than the event loop once the file
+        // is claimed: on a small machine the listener answers its first calls (an SDK's readiness probe)
+        // first, and the recovery has every cycle they leave. (Not a pool thread: an unprivileged process cannot raise a
         // thread's priority back.)
         let recovery = Thread { [self] in
             let wakeups: Wakeups? = state.withLock { state in
                 holding.signal()
                 do {
-                    var store = try open()
-                    storeOpen.openGate()
+                    let claimed = try claim()
+                    storeClaimed.openGate()
                     lowerCurrentThreadPriority()
+                    var store = try claimed.open()
                     let began = ContinuousClock.now
                     try store.load()
                     let now = wall.now()

@@ -28,6 +28,16 @@ package protocol ExecutionStore: Sendable {
     mutating func close()
 }
 
+/// A durable store's file, taken for this process (cheap: what `Engine.storeClaimed` waits for), and how
+/// to open the store on it (opening reads the file's schema and write-ahead log; `load` then reads the runs).
+package struct StoreClaim: Sendable {
+    package let open: @Sendable () throws -> any ExecutionStore
+
+    package init(open: @escaping @Sendable () throws -> any ExecutionStore) {
+        self.open = open
+    }
+}
+
 extension ExecutionStore {
     package mutating func load() throws {}
     package mutating func didRecover() {}

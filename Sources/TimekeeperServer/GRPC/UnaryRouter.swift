@@ -67,14 +67,14 @@ struct UnaryRouter: Sendable {
 
     /// Methods that need the engine wait for `gate` (a durable store being read in the background) without
     /// holding the event loop; `GetSystemInfo` and health checks, which need no engine, only wait for the
-    /// store to be open (`storeOpen`, a few milliseconds), so that a server that cannot have its file never
-    /// says it is up.
-    mutating func waitForReadiness(_ gate: ReadinessGate, storeOpen: ReadinessGate) {
+    /// store's file to be claimed (`storeClaimed`, a system call), so that a server that cannot have its
+    /// file never says it is up.
+    mutating func waitForReadiness(_ gate: ReadinessGate, storeClaimed: ReadinessGate) {
         let needNoEngine: Set<String> = [
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo", "/grpc.health.v1.Health/Check",
         ]
         for (path, method) in methods {
-            let gate = needNoEngine.contains(path) ? storeOpen : gate
+            let gate = needNoEngine.contains(path) ? storeClaimed : gate
             switch method {
             case .immediate(let handler): methods[path] = .gated(gate, handler)
             case .suspending(let handler):

@@ -7,9 +7,10 @@ import Testing
 @testable import TimekeeperEngine
 import TimekeeperStore
 
-/// A durable server opens its store on the recovery thread while it starts listening: `storeOpen` (what
-/// GetSystemInfo waits for) opens once the file is open, `ready` (what every other call waits for) once the
-/// engine is rebuilt from it, and the reading runs at a lower priority than the event loop.
+/// A durable server claims its file and opens its store on the recovery thread while it starts listening:
+/// `storeClaimed` (what GetSystemInfo waits for) opens once the file is this process's, before SQLite opens
+/// it, `ready` (what every other call waits for) once the engine is rebuilt from it, and the opening and
+/// reading run at a lower priority than the event loop.
 @Suite struct RecoveryOpeningTests {
     /// The file's store, once the recovery thread has opened it (to be closed by the test).
     final class Opened: Sendable {
@@ -27,23 +28,34 @@ import TimekeeperStore
         writing.close()
 
         let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
+        let mayClaim = DispatchSemaphore(value: 0)
         let mayOpen = DispatchSemaphore(value: 0)
         let opened = Opened()
+        let niceWhileOpening = Mutex<Int32?>(nil)
         let niceWhileRebuilding = Mutex<Int32?>(nil)
-        engine.recoverInBackground(opening: {
-            mayOpen.wait()
-            let store = try SQLiteExecutionStore(path: path)
-            opened.store.withLock { $0 = store }
-            return store
+        engine.recoverInBackground(claiming: {
+            mayClaim.wait()
+            let claim = try FileClaim(path: path)
+            return StoreClaim {
+                niceWhileOpening.withLock { $0 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+                mayOpen.wait()
+                let store = try SQLiteExecutionStore(claim: claim)
+                opened.store.withLock { $0 = store }
+                return store
+            }
         }, prepare: { _, _ in
             niceWhileRebuilding.withLock { $0 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
         }, onFailure: { Issue.record("recovery failed: \($0)") })
 
-        #expect(!engine.storeOpen.isOpen, "the file is not open yet")
+        #expect(!engine.storeClaimed.isOpen, "the file is not claimed yet")
         #expect(!engine.ready.isOpen)
+        mayClaim.signal()
+        await engine.storeClaimed.opened()
+        #expect(!engine.ready.isOpen, "claimed, and the store is not open yet")
+        #expect(opened.store.withLock { $0 } == nil)
         mayOpen.signal()
-        await engine.storeOpen.opened()
         await engine.ready.opened()
+        #expect(niceWhileOpening.withLock { $0 } == 10, "the store opens below the event loop's priority")
         #expect(niceWhileRebuilding.withLock { $0 } == 10, "the recovery reads below the event loop's priority")
         let described = try engine.describeWorkflow(.with {
             $0.namespace = "default"
@@ -54,7 +66,7 @@ import TimekeeperStore
         store.close()
     }
 
-    @Test func aStoreThatDoesNotOpenIsAFailureAndNeverSaysItIsOpen() async throws {
+    @Test func aFileAnotherServerHoldsIsAFailureAndNeverSaysItIsClaimed() async throws {
         let path = StoreFiles.temporaryPath("recovery-opening-held")
         defer { StoreFiles.remove(path) }
         var holder = try SQLiteExecutionStore(path: path)  // another server has the file
@@ -64,7 +76,10 @@ import TimekeeperStore
         let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
         let failure = Mutex<String?>(nil)
         let failed = DispatchSemaphore(value: 0)
-        engine.recoverInBackground(opening: { try SQLiteExecutionStore(path: path) }, prepare: { _, _ in
+        engine.recoverInBackground(claiming: {
+            let claim = try FileClaim(path: path)
+            return StoreClaim { try SQLiteExecutionStore(claim: claim) }
+        }, prepare: { _, _ in
             Issue.record("prepared an engine whose store did not open")
         }, onFailure: { error in
             failure.withLock { $0 = "\(error)" }
@@ -72,6 +87,6 @@ import TimekeeperStore
         })
         failed.wait()
         #expect(failure.withLock { $0 }?.contains("is in use by another process") == true)
-        #expect(!engine.storeOpen.isOpen)
+        #expect(!engine.storeClaimed.isOpen)
     }
 }
