@@ -30,6 +30,44 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated enum Timekeeper_Store_V1_BatchState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case running // = 0
+  case completed // = 1
+  case stopped // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .running
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .running
+    case 1: self = .completed
+    case 2: self = .stopped
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .running: return 0
+    case .completed: return 1
+    case .stopped: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Timekeeper_Store_V1_BatchState] = [
+    .running,
+    .completed,
+    .stopped,
+  ]
+
+}
+
 /// One RunNote. Temporal messages inside are their serialized bytes (this schema imports none of them).
 /// Instants and durations are whole nanoseconds (since the Unix epoch for instants).
 public nonisolated struct Timekeeper_Store_V1_StoredNote: Sendable {
@@ -435,9 +473,96 @@ public nonisolated struct Timekeeper_Store_V1_BufferedScheduleStart: Sendable {
   public init() {}
 }
 
+/// A batch operation (the engine's BatchRecord) as the `batches` table keeps it, rewritten whole each time
+/// it moves on. Instants are whole nanoseconds since the Unix epoch.
+public nonisolated struct Timekeeper_Store_V1_StoredBatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// temporal.api.enums.v1.BatchOperationType: terminate, cancel, signal or delete
+  public var operation: Int32 = 0
+
+  public var signalName: String = String()
+
+  /// temporal.api.common.v1.Payloads
+  public var signalInput: Data {
+    get {_signalInput ?? Data()}
+    set {_signalInput = newValue}
+  }
+  /// Returns true if `signalInput` has been explicitly set.
+  public var hasSignalInput: Bool {self._signalInput != nil}
+  /// Clears the value of `signalInput`. Subsequent reads from it will return its default value.
+  public mutating func clearSignalInput() {self._signalInput = nil}
+
+  /// temporal.api.common.v1.Header
+  public var signalHeader: Data {
+    get {_signalHeader ?? Data()}
+    set {_signalHeader = newValue}
+  }
+  /// Returns true if `signalHeader` has been explicitly set.
+  public var hasSignalHeader: Bool {self._signalHeader != nil}
+  /// Clears the value of `signalHeader`. Subsequent reads from it will return its default value.
+  public mutating func clearSignalHeader() {self._signalHeader = nil}
+
+  public var reason: String = String()
+
+  public var identity: String = String()
+
+  public var query: String = String()
+
+  public var startedAtNanos: Int64 = 0
+
+  public var closedAtNanos: Int64 {
+    get {_closedAtNanos ?? 0}
+    set {_closedAtNanos = newValue}
+  }
+  /// Returns true if `closedAtNanos` has been explicitly set.
+  public var hasClosedAtNanos: Bool {self._closedAtNanos != nil}
+  /// Clears the value of `closedAtNanos`. Subsequent reads from it will return its default value.
+  public mutating func clearClosedAtNanos() {self._closedAtNanos = nil}
+
+  public var state: Timekeeper_Store_V1_BatchState = .running
+
+  /// in the order they are visited
+  public var remaining: [Timekeeper_Store_V1_BatchExecution] = []
+
+  public var total: Int64 = 0
+
+  public var succeeded: Int64 = 0
+
+  public var failed: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _signalInput: Data? = nil
+  fileprivate var _signalHeader: Data? = nil
+  fileprivate var _closedAtNanos: Int64? = nil
+}
+
+public nonisolated struct Timekeeper_Store_V1_BatchExecution: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var workflowID: String = String()
+
+  public var runID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "timekeeper.store.v1"
+
+nonisolated extension Timekeeper_Store_V1_BatchState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BATCH_STATE_RUNNING\0\u{1}BATCH_STATE_COMPLETED\0\u{1}BATCH_STATE_STOPPED\0")
+}
 
 nonisolated extension Timekeeper_Store_V1_StoredNote: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoredNote"
@@ -1170,6 +1295,140 @@ nonisolated extension Timekeeper_Store_V1_BufferedScheduleStart: SwiftProtobuf.M
     if lhs.nominalNanos != rhs.nominalNanos {return false}
     if lhs.overlapPolicy != rhs.overlapPolicy {return false}
     if lhs.manual != rhs.manual {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Timekeeper_Store_V1_StoredBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoredBatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}operation\0\u{3}signal_name\0\u{3}signal_input\0\u{3}signal_header\0\u{1}reason\0\u{1}identity\0\u{1}query\0\u{3}started_at_nanos\0\u{3}closed_at_nanos\0\u{1}state\0\u{1}remaining\0\u{1}total\0\u{1}succeeded\0\u{1}failed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.operation) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.signalName) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._signalInput) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self._signalHeader) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.identity) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.query) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.startedAtNanos) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self._closedAtNanos) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.remaining) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.succeeded) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.failed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.operation != 0 {
+      try visitor.visitSingularInt32Field(value: self.operation, fieldNumber: 1)
+    }
+    if !self.signalName.isEmpty {
+      try visitor.visitSingularStringField(value: self.signalName, fieldNumber: 2)
+    }
+    try { if let v = self._signalInput {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._signalHeader {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 5)
+    }
+    if !self.identity.isEmpty {
+      try visitor.visitSingularStringField(value: self.identity, fieldNumber: 6)
+    }
+    if !self.query.isEmpty {
+      try visitor.visitSingularStringField(value: self.query, fieldNumber: 7)
+    }
+    if self.startedAtNanos != 0 {
+      try visitor.visitSingularInt64Field(value: self.startedAtNanos, fieldNumber: 8)
+    }
+    try { if let v = self._closedAtNanos {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 9)
+    } }()
+    if self.state != .running {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 10)
+    }
+    if !self.remaining.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.remaining, fieldNumber: 11)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularInt64Field(value: self.total, fieldNumber: 12)
+    }
+    if self.succeeded != 0 {
+      try visitor.visitSingularInt64Field(value: self.succeeded, fieldNumber: 13)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularInt64Field(value: self.failed, fieldNumber: 14)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Timekeeper_Store_V1_StoredBatch, rhs: Timekeeper_Store_V1_StoredBatch) -> Bool {
+    if lhs.operation != rhs.operation {return false}
+    if lhs.signalName != rhs.signalName {return false}
+    if lhs._signalInput != rhs._signalInput {return false}
+    if lhs._signalHeader != rhs._signalHeader {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.identity != rhs.identity {return false}
+    if lhs.query != rhs.query {return false}
+    if lhs.startedAtNanos != rhs.startedAtNanos {return false}
+    if lhs._closedAtNanos != rhs._closedAtNanos {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.remaining != rhs.remaining {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.succeeded != rhs.succeeded {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Timekeeper_Store_V1_BatchExecution: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchExecution"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workflow_id\0\u{3}run_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workflowID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.runID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.workflowID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workflowID, fieldNumber: 1)
+    }
+    if !self.runID.isEmpty {
+      try visitor.visitSingularStringField(value: self.runID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Timekeeper_Store_V1_BatchExecution, rhs: Timekeeper_Store_V1_BatchExecution) -> Bool {
+    if lhs.workflowID != rhs.workflowID {return false}
+    if lhs.runID != rhs.runID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,7 +6,8 @@ package import TimekeeperEngine
 /// opening the file again gives back everything the engine needs to go on (`Engine.recoverInBackground`).
 ///
 /// What is kept is what the engine cannot derive: each run's changes (history events and notes, in order),
-/// the current run of each workflow id, namespace records, registered search attributes and schedules. Timetable
+/// the current run of each workflow id, namespace records, registered search attributes, schedules and
+/// batch operations. Timetable
 /// entries, clock holds, queued tasks and visibility records are derived from the runs on recovery, by the
 /// same code that derives them live, so they cannot disagree with the histories.
 ///
@@ -32,6 +33,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
         var namespaceRecords: [String: NamespaceRecord] = [:]
         var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
         var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
+        var batchRecords: [BatchKey: BatchRecord] = [:]
     }
 
     /// The pragmas applied when none is given: a write-ahead log, and commits that survive a process crash.
@@ -128,6 +130,13 @@ package struct SQLiteExecutionStore: ExecutionStore {
                     PRIMARY KEY (namespace, schedule_id)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3: batch operations") { db in
+            try db.execute(sql: """
+                CREATE TABLE batches (
+                    namespace TEXT NOT NULL, job_id TEXT NOT NULL, body BLOB NOT NULL,
+                    PRIMARY KEY (namespace, job_id)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -184,6 +193,14 @@ package struct SQLiteExecutionStore: ExecutionStore {
                 throw StoreError(.corrupt, "schedule \(key.scheduleID) (namespace \(key.namespace)) does not read: \(error)")
             }
         }
+        for row in try Row.fetchAll(db, sql: "SELECT namespace, job_id, body FROM batches") {
+            let key = BatchKey(namespace: row[0], jobID: row[1])
+            do {
+                loaded.batchRecords[key] = try StoredBatch.decode(row[2])
+            } catch {
+                throw StoreError(.corrupt, "batch operation \(key.jobID) (namespace \(key.namespace)) does not read: \(error)")
+            }
+        }
         return (loaded, rows)
     }
 
@@ -205,6 +222,7 @@ package struct SQLiteExecutionStore: ExecutionStore {
     package var namespaceRecords: [String: NamespaceRecord] { loaded.namespaceRecords }
     package var registeredSearchAttributes: [String: [String: SearchAttributeType]] { loaded.registeredSearchAttributes }
     package var scheduleRecords: [ScheduleKey: ScheduleRecord] { loaded.scheduleRecords }
+    package var batchRecords: [BatchKey: BatchRecord] { loaded.batchRecords }
 
     package mutating func didRecover() { loaded = Loaded() }
 
@@ -268,6 +286,13 @@ package struct SQLiteExecutionStore: ExecutionStore {
         for key in transition.deletedSchedules where transition.scheduleRecords[key] == nil {
             try db.execute(sql: "DELETE FROM schedules WHERE namespace = ? AND schedule_id = ?",
                            arguments: [key.namespace, key.scheduleID])
+        }
+        for (key, record) in transition.batchRecords {
+            try db.execute(sql: "INSERT OR REPLACE INTO batches (namespace, job_id, body) VALUES (?, ?, ?)",
+                           arguments: [key.namespace, key.jobID, try StoredBatch.encode(record)])
+        }
+        for key in transition.deletedBatches where transition.batchRecords[key] == nil {
+            try db.execute(sql: "DELETE FROM batches WHERE namespace = ? AND job_id = ?", arguments: [key.namespace, key.jobID])
         }
         for (namespace, types) in transition.registeredSearchAttributes {
             try db.execute(sql: "DELETE FROM search_attributes WHERE namespace = ?", arguments: [namespace])

@@ -5,7 +5,7 @@ with SIGKILL, so these tests kill the server with SIGKILL too and start it again
 real Python SDK's client and worker connected throughout. What must hold: runs go on where they were
 (timers due while the server was down fire at once, waiting tasks are handed out again), every workflow
 completes exactly once with every activity result, every history replays with the SDK's Replayer, and
-namespaces and search attributes registered before the kill are still there.
+namespaces, search attributes, schedules and batch operations made before the kill are still there.
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.batch.v1 import BatchOperationTermination
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import BatchOperationState, BatchOperationType, EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeBatchOperationRequest, DescribeNamespaceRequest, ListBatchOperationsRequest, RegisterNamespaceRequest,
+    StartBatchOperationRequest,
+)
 from temporalio.client import (
     Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
     ScheduleSpec, ScheduleState, WorkflowExecutionStatus,
@@ -239,3 +244,35 @@ async def test_schedules_survive_a_kill_and_go_on(dev_server):
     assert (await ticking.describe()).info.num_actions > before_ticking, "the schedule fires after the restart"
     listed = {entry.id async for entry in await client.list_schedules()}
     assert {paused.id, every_second.id} <= listed
+
+
+async def test_a_batch_operation_is_still_described_after_a_kill(dev_server):
+    """A batch operation acknowledged is kept like a run (Temporal's batches are workflows): after SIGKILL and
+    a restart the job is described and listed as it ended, with its counts, and what it did stays done."""
+    client = await dev_server.start()
+    task_queue = f"batch-{uuid.uuid4()}"
+    handles = [await client.start_workflow("Nobody", id=f"batched-{uuid.uuid4()}", task_queue=task_queue)
+               for _ in range(3)]
+    job_id = f"job-{uuid.uuid4()}"
+    await client.workflow_service.start_batch_operation(StartBatchOperationRequest(
+        namespace="default", job_id=job_id, reason="tidy up",
+        executions=[WorkflowExecution(workflow_id=handle.id) for handle in handles],
+        termination_operation=BatchOperationTermination(identity="tests")))
+    deadline = time.monotonic() + 10
+    while (await client.workflow_service.describe_batch_operation(DescribeBatchOperationRequest(
+            namespace="default", job_id=job_id))).state == BatchOperationState.BATCH_OPERATION_STATE_RUNNING:
+        assert time.monotonic() < deadline, "the batch did not finish"
+        await asyncio.sleep(0.05)
+    dev_server.kill()
+
+    client = await dev_server.start()
+    described = await client.workflow_service.describe_batch_operation(DescribeBatchOperationRequest(
+        namespace="default", job_id=job_id))
+    assert described.state == BatchOperationState.BATCH_OPERATION_STATE_COMPLETED, described
+    assert described.operation_type == BatchOperationType.BATCH_OPERATION_TYPE_TERMINATE_WORKFLOW, described
+    assert (described.total_operation_count, described.complete_operation_count) == (3, 3), described
+    assert (described.reason, described.identity) == ("tidy up", "tests"), described
+    listed = await client.workflow_service.list_batch_operations(ListBatchOperationsRequest(namespace="default"))
+    assert job_id in [info.job_id for info in listed.operation_info], listed
+    for handle in handles:
+        assert (await client.get_workflow_handle(handle.id).describe()).status == WorkflowExecutionStatus.TERMINATED

@@ -9,6 +9,11 @@ package typealias StopBatchRequest = Temporal_Api_Workflowservice_V1_StopBatchOp
 package struct BatchKey: Hashable, Sendable {
     package var namespace: String
     package var jobID: String
+
+    package init(namespace: String, jobID: String) {
+        self.namespace = namespace
+        self.jobID = jobID
+    }
 }
 
 /// One batch operation (terminate, cancel, signal or delete over the runs a list query matched, or over
@@ -52,6 +57,22 @@ package struct BatchRecord: Sendable {
     package var total: Int64
     package var succeeded: Int64 = 0
     package var failed: Int64 = 0
+
+    package init(operation: Operation, reason: String, identity: String, query: String, startedAt: Instant,
+                 closedAt: Instant? = nil, state: State = .running, remaining: [Temporal_Api_Common_V1_WorkflowExecution],
+                 total: Int64, succeeded: Int64 = 0, failed: Int64 = 0) {
+        self.operation = operation
+        self.reason = reason
+        self.identity = identity
+        self.query = query
+        self.startedAt = startedAt
+        self.closedAt = closedAt
+        self.state = state
+        self.remaining = remaining
+        self.total = total
+        self.succeeded = succeeded
+        self.failed = failed
+    }
 
     package var stateProto: Temporal_Api_Enums_V1_BatchOperationState {
         switch state {

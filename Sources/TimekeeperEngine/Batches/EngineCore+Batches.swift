@@ -40,10 +40,16 @@ extension EngineCore {
                 core.batches[key] = BatchRecord(
                     operation: operation, reason: request.reason, identity: Self.identity(request), query: request.visibilityQuery,
                     startedAt: core.clock.now, remaining: targets, total: Int64(targets.count))
+                core.changedBatches.insert(key)
                 core.forgetOldBatches(namespace: key.namespace)
                 return key
             }
         }
+    }
+
+    /// The batches still running (after a recovery: what goes on).
+    package var runningBatches: [BatchKey] {
+        batches.filter { $0.value.state == .running }.keys.sorted { ($0.namespace, $0.jobID) < ($1.namespace, $1.jobID) }
     }
 
     /// Visits up to `limit` more executions of a running batch; answers whether any are left.
@@ -67,6 +73,7 @@ extension EngineCore {
             record.closedAt = clock.now
         }
         batches[key] = record
+        changedBatches.insert(key)
         return more
     }
 
@@ -131,6 +138,7 @@ extension EngineCore {
             return { core in
                 core.batches[key]?.state = .stopped
                 core.batches[key]?.closedAt = core.clock.now
+                core.changedBatches.insert(key)
             }
         }
     }
@@ -139,7 +147,10 @@ extension EngineCore {
         let finished = batches.filter { $0.key.namespace == namespace && $0.value.state != .running }
         guard finished.count > Self.keptBatchesPerNamespace else { return }
         let oldest = finished.sorted { ($0.value.startedAt, $0.key.jobID) < ($1.value.startedAt, $1.key.jobID) }
-        for (key, _) in oldest.prefix(finished.count - Self.keptBatchesPerNamespace) { batches[key] = nil }
+        for (key, _) in oldest.prefix(finished.count - Self.keptBatchesPerNamespace) {
+            batches[key] = nil
+            changedBatches.insert(key)
+        }
     }
 
     private func batch(namespace: String, jobID: String) throws(EngineError) -> (BatchKey, BatchRecord) {

@@ -81,8 +81,11 @@ package struct EngineCore: Sendable {
     package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     /// The latest heartbeat of each worker (engine state; not history).
     package internal(set) var workers: [WorkerKey: WorkerHeartbeat] = [:]
-    /// Batch operations by namespace and job id (engine state beside the runs; not history).
+    /// Batch operations by namespace and job id (engine state beside the runs; not history). Whatever
+    /// changes one says so (`changedBatches`): the transition carries it whole.
     package internal(set) var batches: [BatchKey: BatchRecord] = [:]
+    /// The batches changed since the last transition.
+    var changedBatches: Set<BatchKey> = []
     /// Each run's history, beside the runs so that a copy of a run never copies its history.
     package private(set) var histories: [String: [HistoryEvent]] = [:]
     /// The latest run of each workflow id, by namespace.
@@ -205,6 +208,10 @@ package struct EngineCore: Sendable {
     package mutating func takeTransition() -> Transition {
         defer { transition = Transition() }
         if schedulesChanged { noteScheduleChanges() }
+        for key in changedBatches {
+            if let record = batches[key] { transition.batchRecords[key] = record } else { transition.deletedBatches.insert(key) }
+        }
+        changedBatches = []
         return transition
     }
 

@@ -76,6 +76,9 @@ package struct Transition: Sendable {
     /// Schedules created or changed, with the record now, and schedules deleted.
     package var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
     package var deletedSchedules: Set<ScheduleKey> = []
+    /// Batch operations started or moved on, with the record now, and batches forgotten.
+    package var batchRecords: [BatchKey: BatchRecord] = [:]
+    package var deletedBatches: Set<BatchKey> = []
     package var effects: [EngineCore.Effect] = []
 
     package init() {}
@@ -83,6 +86,6 @@ package struct Transition: Sendable {
     package var isEmpty: Bool {
         journal.isEmpty && currentRuns.isEmpty && clearedCurrentRuns.isEmpty && deletedRuns.isEmpty && effects.isEmpty
             && namespaceRecords.isEmpty && registeredSearchAttributes.isEmpty && scheduleRecords.isEmpty
-            && deletedSchedules.isEmpty
+            && deletedSchedules.isEmpty && batchRecords.isEmpty && deletedBatches.isEmpty
     }
 }

@@ -13,7 +13,8 @@ extension Engine {
         Task { await self.continueBatch(unfinished) }
     }
 
-    private func continueBatch(_ key: BatchKey) async {
+    /// Visits the rest of a batch a chunk at a time (after its first chunk, or after a recovery).
+    func continueBatch(_ key: BatchKey) async {
         var more = true
         while more {
             await Task.yield()

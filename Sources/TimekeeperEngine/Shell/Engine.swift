@@ -108,7 +108,7 @@ package final class Engine: Sendable {
         // first, and the recovery has every cycle they leave. (Not a pool thread: an unprivileged process cannot raise a
         // thread's priority back.)
         let recovery = Thread { [self] in
-            let wakeups: Wakeups? = state.withLock { state in
+            let recovered: (wakeups: Wakeups, batches: [BatchKey])? = state.withLock { state in
                 holding.signal()
                 do {
                     let claimed = try claim()
@@ -124,14 +124,16 @@ package final class Engine: Sendable {
                     store.didRecover()
                     state.store = store
                     try prepare(&state.core, now)
-                    return Self.collectWakeups(&state, wallNow: now)
+                    return (Self.collectWakeups(&state, wallNow: now), state.core.runningBatches)
                 } catch {
                     onFailure(error)
                     return nil
                 }
             }
             ready.openGate()
-            if let wakeups { perform(wakeups) }
+            guard let recovered else { return }
+            perform(recovered.wakeups)
+            for key in recovered.batches { Task { await self.continueBatch(key) } }  // batches go on where they were
         }
         recovery.name = "timekeeper.recovery"
         recovery.start()

@@ -18,6 +18,7 @@ extension EngineCore {
         for key in schedules.keys.sorted(by: { ($0.namespace, $0.scheduleID) < ($1.namespace, $1.scheduleID) }) {
             armSchedule(key)
         }
+        batches = store.batchRecords  // a running one goes on once the engine is ready (`Engine.recoverInBackground`)
         refreshTouchedRuns()
         for (runID, _) in store.runs { requeue(runID) }
         _ = takeTransition()  // rebuilding is not a transition: nothing to commit or wake

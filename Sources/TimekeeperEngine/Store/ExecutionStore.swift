@@ -16,6 +16,8 @@ package protocol ExecutionStore: Sendable {
     var registeredSearchAttributes: [String: [String: SearchAttributeType]] { get }
     /// Schedules (their timetable entries are derived on recovery).
     var scheduleRecords: [ScheduleKey: ScheduleRecord] { get }
+    /// Batch operations (a running one goes on after recovery).
+    var batchRecords: [BatchKey: BatchRecord] { get }
     /// Reads what the store holds, so that `runs` and the rest answer it (a store on disk reads here, not
     /// when opened, so that a server can listen while it reads).
     mutating func load() throws
@@ -50,7 +52,7 @@ extension Transition {
     package var changesStore: Bool {
         !journal.isEmpty || !currentRuns.isEmpty || !deletedRuns.isEmpty || !clearedCurrentRuns.isEmpty
             || !namespaceRecords.isEmpty || !registeredSearchAttributes.isEmpty || !scheduleRecords.isEmpty
-            || !deletedSchedules.isEmpty
+            || !deletedSchedules.isEmpty || !batchRecords.isEmpty || !deletedBatches.isEmpty
     }
 }
 
@@ -63,6 +65,7 @@ package struct InMemoryExecutionStore: ExecutionStore {
     package private(set) var namespaceRecords: [String: NamespaceRecord] = [:]
     package private(set) var registeredSearchAttributes: [String: [String: SearchAttributeType]] = [:]
     package private(set) var scheduleRecords: [ScheduleKey: ScheduleRecord] = [:]
+    package private(set) var batchRecords: [BatchKey: BatchRecord] = [:]
 
     package init() {}
 
@@ -72,6 +75,8 @@ package struct InMemoryExecutionStore: ExecutionStore {
         registeredSearchAttributes.merge(transition.registeredSearchAttributes) { _, new in new }
         scheduleRecords.merge(transition.scheduleRecords) { _, new in new }
         for key in transition.deletedSchedules { scheduleRecords[key] = nil }
+        batchRecords.merge(transition.batchRecords) { _, new in new }
+        for key in transition.deletedBatches where transition.batchRecords[key] == nil { batchRecords[key] = nil }
         for entry in transition.journal {
             if journals[entry.runID] == nil { order.append(entry.runID) }
             journals[entry.runID, default: []].append(entry.change)
