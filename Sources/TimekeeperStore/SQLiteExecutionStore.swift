@@ -154,7 +154,8 @@ package struct SQLiteExecutionStore: ExecutionStore {
             order.append(id)
             rows[runID] = (id, 0)
         }
-        var changes: [Int64: [RunChange]] = [:]
+        // The rows first, as stored; then each run's changes decoded, runs in parallel (`InParallel`).
+        var stored: [Int64: [StoredChange.Row]] = [:]
         let cursor = try Row.fetchCursor(db, sql: "SELECT run, seq, kind, body FROM changes ORDER BY run, seq")
         while let row = try cursor.next() {
             let run: Int64 = row[0]
@@ -162,16 +163,13 @@ package struct SQLiteExecutionStore: ExecutionStore {
             guard let runID = runIDs[run] else { throw StoreError(.corrupt, "a change of run row \(run), which has no run") }
             let expected = rows[runID]!.nextSeq
             guard seq == expected else { throw StoreError(.corrupt, "run \(runID): change \(seq) where \(expected) was next") }
-            do {
-                changes[run, default: []].append(try StoredChange.decode(kind: row[2], body: row[3]))
-            } catch let error as StoreError {
-                throw StoreError(.corrupt, "run \(runID), change \(seq): \(error)")
-            } catch {
-                throw StoreError(.corrupt, "run \(runID), change \(seq) does not read: \(error)")
-            }
+            stored[run, default: []].append(StoredChange.Row(kind: row[2], body: row[3]))
             rows[runID]!.nextSeq = seq + 1
         }
-        loaded.runs = order.map { (runIDs[$0]!, changes[$0] ?? []) }
+        loaded.runs = try InParallel.map(order.map { (runIDs[$0]!, stored.removeValue(forKey: $0) ?? []) }) {
+            (run: (runID: String, rows: [StoredChange.Row])) throws(StoreError) in
+            (run.runID, try StoredChange.decode(run.rows, of: run.runID))
+        }
         for row in try Row.fetchAll(db, sql: "SELECT namespace, workflow_id, run_id FROM current_runs") {
             loaded.currentRuns[WorkflowKey(namespace: row[0], workflowID: row[1])] = row[2]
         }

@@ -17,6 +17,28 @@ enum StoredChange {
         }
     }
 
+    /// A row of the `changes` table, not decoded yet.
+    struct Row: Sendable {
+        var kind: Int64
+        var body: Data
+    }
+
+    /// A run's rows decoded, in order (a row's index is its `seq`: the reader checked that).
+    static func decode(_ rows: [Row], of runID: String) throws(StoreError) -> [RunChange] {
+        var changes: [RunChange] = []
+        changes.reserveCapacity(rows.count)
+        for (seq, row) in rows.enumerated() {
+            do {
+                changes.append(try decode(kind: row.kind, body: row.body))
+            } catch let error as StoreError {
+                throw StoreError(.corrupt, "run \(runID), change \(seq): \(error)")
+            } catch {
+                throw StoreError(.corrupt, "run \(runID), change \(seq) does not read: \(error)")
+            }
+        }
+        return changes
+    }
+
     static func decode(kind: Int64, body: Data) throws -> RunChange {
         switch kind {
         case eventKind: return .event(try HistoryEvent(serializedBytes: body))

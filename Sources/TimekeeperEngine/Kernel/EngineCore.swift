@@ -408,6 +408,9 @@ package struct EngineCore: Sendable {
     }
 
     /// A recovered run's history (see `EngineCore+Recovery.swift`); later events continue its task ids.
+    /// Room for `count` more histories (recovery knows how many runs it adds).
+    mutating func reserveHistories(_ count: Int) { histories.reserveCapacity(histories.count + count) }
+
     mutating func restoreHistory(_ runID: String, _ history: [HistoryEvent]) {
         histories[runID] = history
         touched.append(runID)

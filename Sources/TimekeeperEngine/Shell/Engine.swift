@@ -639,11 +639,3 @@ package final class Engine: Sendable {
 final class Carried<Value: Sendable>: Sendable {
     let value = Mutex<Value?>(nil)
 }
-
-/// Makes the calling thread yield the processor to the others under contention (nice 10; on Linux
-/// `setpriority` with `PRIO_PROCESS` and 0 applies to the calling thread only).
-private func lowerCurrentThreadPriority() {
-    #if canImport(Glibc)
-    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-    #endif
-}

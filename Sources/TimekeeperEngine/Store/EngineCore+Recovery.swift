@@ -7,8 +7,15 @@ extension EngineCore {
     package init(recovering store: some ExecutionStore, configuration: Configuration, wallNow: Instant,
                  makeRunID: @escaping @Sendable () -> String) throws(RunChangeError) {
         self.init(configuration: configuration, wallNow: wallNow, makeRunID: makeRunID)
-        for (runID, changes) in store.runs {
-            try restore(runID, changes)
+        // Each run is rebuilt from its own changes alone, so runs are rebuilt in parallel, then added in order.
+        let rebuilt = try InParallel.map(store.runs) { (stored) throws(RunChangeError) in
+            try Self.rebuildStored(stored.runID, stored.changes)
+        }
+        runs.reserveCapacity(rebuilt.count)
+        reserveHistories(rebuilt.count)
+        for (run, history) in rebuilt {
+            runs[run.ref.runID] = run
+            restoreHistory(run.ref.runID, history)
         }
         currentRuns = store.currentRuns
         restoreRecords(namespaces: store.namespaceRecords, searchAttributes: store.registeredSearchAttributes)
@@ -42,16 +49,16 @@ extension EngineCore {
         return (run, history)
     }
 
-    private mutating func restore(_ runID: String, _ changes: [RunChange]) throws(RunChangeError) {
+    /// A stored run rebuilt from its changes, in the namespace its start request named.
+    private static func rebuildStored(_ runID: String, _ changes: [RunChange]) throws(RunChangeError)
+        -> (run: WorkflowRun, history: [HistoryEvent])
+    {
         guard case .event(let started)? = changes.first else {
             throw RunChangeError(.notCreated, "run \(runID) has no changes")
         }
         let attributes = started.workflowExecutionStartedEventAttributes
         let namespace = Self.namespace(of: changes) ?? ""
-        let ref = RunRef(namespace: namespace, workflowID: attributes.workflowID, runID: runID)
-        let (run, history) = try Self.rebuild(ref, from: changes)
-        runs[runID] = run
-        restoreHistory(runID, history)
+        return try rebuild(RunRef(namespace: namespace, workflowID: attributes.workflowID, runID: runID), from: changes)
     }
 
     /// The namespace a run was created in, from its start request.
