@@ -64,7 +64,8 @@ package enum TimekeeperServer {
             router.requireKnownNamespaces { engine.namespaceRecord($0).registered }
         }
         if let durability {
-            router.waitForReadiness(engine.ready, storeClaimed: engine.storeClaimed)
+            router.waitForReadiness(engine.ready, storeClaimed: engine.storeClaimed,
+                                   probeAnswered: engine.readinessProbeAnswered)
             router.durability = durability
         }
         let listener = try await GRPCListener.bind(

@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOHTTP2
 import SwiftProtobuf
 import TemporalAPI
+import Synchronization
 import Testing
 @testable import TimekeeperEngine
 @testable import TimekeeperServer
@@ -29,7 +30,8 @@ extension GRPCConnectionHandlerTests {
         ready.close()
         storeClaimed.close()
         var router = UnaryRouter([EchoService(probe: WaitProbe()), SystemInfoStandIn()])
-        router.waitForReadiness(ready, storeClaimed: storeClaimed)
+        let probesAnswered = Mutex(0)
+        router.waitForReadiness(ready, storeClaimed: storeClaimed, probeAnswered: { probesAnswered.withLock { $0 += 1 } })
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
             GRPCConnectionHandler(router: router, logger: Logger(label: "test"), limits: .standard))
@@ -42,8 +44,10 @@ extension GRPCConnectionHandlerTests {
         for _ in 0..<20 { channel.embeddedEventLoop.run() }
         #expect(try written(channel).isEmpty, "nothing is answered before the file is claimed")
 
+        #expect(probesAnswered.withLock { $0 } == 0)
         storeClaimed.openGate()
         #expect(try await answerMessage(channel)?.service == "system info")
+        #expect(probesAnswered.withLock { $0 } == 1, "the recovery hears that the probe was answered")
         for _ in 0..<20 { channel.embeddedEventLoop.run() }
         #expect(try written(channel).isEmpty, "a method that needs the engine still waits for it")
 

@@ -6,12 +6,16 @@ internal import Synchronization
 package final class ReadinessGate: Sendable {
     private let open = Atomic<Bool>(true)
     private let waiting = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let whenWaitedFor = Mutex<(@Sendable () -> Void)?>(nil)
 
     package init() {}
 
     package var isOpen: Bool { open.load(ordering: .acquiring) }
 
     func close() { open.store(false, ordering: .releasing) }
+
+    /// `action` runs each time a caller starts waiting while the gate is closed.
+    func onWait(_ action: @escaping @Sendable () -> Void) { whenWaitedFor.withLock { $0 = action } }
 
     func openGate() {
         let resumed = waiting.withLock { waiting in
@@ -31,7 +35,7 @@ package final class ReadinessGate: Sendable {
                 waiting.append(continuation)
                 return false
             }
-            if openAlready { continuation.resume() }
+            if openAlready { continuation.resume() } else { whenWaitedFor.withLock { $0 }?() }
         }
     }
 }

@@ -68,13 +68,21 @@ struct UnaryRouter: Sendable {
     /// Methods that need the engine wait for `gate` (a durable store being read in the background) without
     /// holding the event loop; `GetSystemInfo` and health checks, which need no engine, only wait for the
     /// store's file to be claimed (`storeClaimed`, a system call), so that a server that cannot have its
-    /// file never says it is up.
-    mutating func waitForReadiness(_ gate: ReadinessGate, storeClaimed: ReadinessGate) {
+    /// file never says it is up; each of their answers calls `probeAnswered`.
+    mutating func waitForReadiness(_ gate: ReadinessGate, storeClaimed: ReadinessGate,
+                                   probeAnswered: @escaping @Sendable () -> Void = {}) {
         let needNoEngine: Set<String> = [
             "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo", "/grpc.health.v1.Health/Check",
         ]
-        for (path, method) in methods {
-            let gate = needNoEngine.contains(path) ? storeClaimed : gate
+        for (path, var method) in methods {
+            let probe = needNoEngine.contains(path)
+            if probe, case .immediate(let handler) = method {
+                method = .immediate { bytes, headers in
+                    defer { probeAnswered() }
+                    return try handler(bytes, headers)
+                }
+            }
+            let gate = probe ? storeClaimed : gate
             switch method {
             case .immediate(let handler): methods[path] = .gated(gate, handler)
             case .suspending(let handler):

@@ -15,6 +15,9 @@ import TimekeeperStore
     /// The file's store, once the recovery thread has opened it (to be closed by the test).
     final class Opened: Sendable {
         let store = Mutex<SQLiteExecutionStore?>(nil)
+        /// When the file was claimed and when the store began to open (the time between is the wait).
+        let claimedAt = Mutex<ContinuousClock.Instant?>(nil)
+        let openingAt = Mutex<ContinuousClock.Instant?>(nil)
     }
 
     @Test func theStoreOpensOnTheRecoveryThreadAndTheEngineIsReadyOnceRebuiltFromIt() async throws {
@@ -62,6 +65,70 @@ import TimekeeperStore
             $0.execution.workflowID = "kept"
         })
         #expect(described.workflowExecutionInfo.execution.workflowID == "kept")
+        var store = try #require(opened.store.withLock { $0 })
+        store.close()
+    }
+
+    /// Claims the file and opens its store, recording when in `opened`.
+    static func claimTimingTheOpening(_ path: String, _ opened: Opened) -> @Sendable () throws -> StoreClaim {
+        return {
+            let claim = try FileClaim(path: path)
+            opened.claimedAt.withLock { $0 = ContinuousClock.now }
+            return StoreClaim {
+                opened.openingAt.withLock { $0 = ContinuousClock.now }
+                let store = try SQLiteExecutionStore(claim: claim)
+                opened.store.withLock { $0 = store }
+                return store
+            }
+        }
+    }
+
+    @Test func theReadingWaitsForAReadinessProbeToBeAnswered() async throws {
+        let path = StoreFiles.temporaryPath("recovery-probe")
+        defer { StoreFiles.remove(path) }
+        let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
+        let opened = Opened()
+        // A long wait: the engine is ready in time only because the probe's answer ends it.
+        engine.recoverInBackground(claiming: Self.claimTimingTheOpening(path, opened),
+                                   prepare: { _, _ in }, waitingForAProbe: .seconds(30),
+                                   onFailure: { Issue.record("recovery failed: \($0)") })
+        await engine.storeClaimed.opened()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(opened.openingAt.withLock { $0 } == nil, "nothing is read before a probe is answered")
+        engine.readinessProbeAnswered()
+        let began = ContinuousClock.now
+        await engine.ready.opened()
+        #expect(ContinuousClock.now - began < .seconds(10))
+        var store = try #require(opened.store.withLock { $0 })
+        store.close()
+    }
+
+    @Test func aCallWaitingForTheEngineEndsTheWaitForAProbe() async throws {
+        let path = StoreFiles.temporaryPath("recovery-call")
+        defer { StoreFiles.remove(path) }
+        let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
+        let opened = Opened()
+        engine.recoverInBackground(claiming: Self.claimTimingTheOpening(path, opened), prepare: { _, _ in },
+                                   waitingForAProbe: .seconds(30), onFailure: { Issue.record("recovery failed: \($0)") })
+        await engine.storeClaimed.opened()
+        let began = ContinuousClock.now
+        await engine.ready.opened()  // a call that needs the engine waits like this (`UnaryRouter.waitForReadiness`)
+        #expect(ContinuousClock.now - began < .seconds(10))
+        var store = try #require(opened.store.withLock { $0 })
+        store.close()
+    }
+
+    @Test func withoutAProbeTheReadingWaitsAMomentOnly() async throws {
+        let path = StoreFiles.temporaryPath("recovery-no-probe")
+        defer { StoreFiles.remove(path) }
+        let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
+        let opened = Opened()
+        engine.recoverInBackground(claiming: Self.claimTimingTheOpening(path, opened),
+                                   prepare: { _, _ in }, waitingForAProbe: .milliseconds(40),
+                                   onFailure: { Issue.record("recovery failed: \($0)") })
+        while !engine.ready.isOpen { try await Task.sleep(for: .milliseconds(5)) }  // not waiting on the gate: that wakes it
+        let waited = try #require(opened.openingAt.withLock { $0 }) - (try #require(opened.claimedAt.withLock { $0 }))
+        #expect(waited >= .milliseconds(35), "the reading waited for a probe first")
         var store = try #require(opened.store.withLock { $0 })
         store.close()
     }
