@@ -65,7 +65,7 @@ package enum TimekeeperServer {
         }
         if let durability {
             router.waitForReadiness(engine.ready, storeClaimed: engine.storeClaimed,
-                                   probeAnswered: engine.readinessProbeAnswered)
+                                   probeAnswered: engine.letRecoveryRead)
             router.durability = durability
         }
         let listener = try await GRPCListener.bind(

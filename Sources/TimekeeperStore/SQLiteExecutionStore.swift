@@ -7,9 +7,9 @@ package import TimekeeperEngine
 ///
 /// What is kept is what the engine cannot derive: each run's changes (history events and notes, in order),
 /// the current run of each workflow id, namespace records, registered search attributes, schedules and
-/// batch operations. Timetable
-/// entries, clock holds, queued tasks and visibility records are derived from the runs on recovery, by the
-/// same code that derives them live, so they cannot disagree with the histories.
+/// batch operations. Timetable entries, clock holds, queued tasks and visibility records are derived from
+/// the runs on recovery, by the same code that derives them live, so they cannot disagree with the
+/// histories.
 ///
 /// Transitions are written by a `GroupCommitWriter` off the engine's lock and the event loop, several to
 /// a commit when they come faster than commits do; answers wait at its barrier until what they tell is

@@ -70,8 +70,8 @@ package final class Engine: Sendable {
     package let storeClaimed = ReadinessGate()
     /// Signalled when a readiness probe (`GetSystemInfo`, a health check) has been answered or a call waits
     /// for the engine; the recovery waits for it, or a moment, before it reads (see `recoverInBackground`).
-    private let probeAnswered = DispatchSemaphore(value: 0)
-    private let probeSignalled = Atomic<Bool>(false)
+    private let recoveryMayRead = DispatchSemaphore(value: 0)
+    private let recoveryLetRead = Atomic<Bool>(false)
     private let logger: Logger
 
     /// An empty engine on an in-memory store; a durable server then recovers into it from its store
@@ -96,11 +96,11 @@ package final class Engine: Sendable {
     /// listen meanwhile, answer `GetSystemInfo` (which needs no engine) once the file is its own
     /// (`storeClaimed`: a file another server holds is refused before anyone is told this one is up), and
     /// every call that needs the engine waits for the recovery (`ready`) instead of seeing an empty one.
-    /// Once the file is claimed the reading waits for the first readiness probe to be answered
-    /// (`readinessProbeAnswered`) or the first call to wait for `ready`, at most `waitingForAProbe`. `prepare` then runs on the recovered core,
-    /// still under the lock (the dev server's `--namespace` and `--search-attribute`), and what it changed
-    /// is committed. A store that is not claimed, or does not
-    /// open, read or rebuild, goes to `onFailure` (the server cannot serve it).
+    /// Once the file is claimed the reading waits for the first readiness probe to be answered or the first
+    /// call to wait for `ready` (`letRecoveryRead`), at most `waitingForAProbe`. `prepare` then runs on the
+    /// recovered core, still under the lock (the dev server's `--namespace` and `--search-attribute`), and
+    /// what it changed is committed. A store that is not claimed, or does not open, read or rebuild, goes
+    /// to `onFailure` (the server cannot serve it).
     package func recoverInBackground(
         claiming claim: @escaping @Sendable () throws -> StoreClaim,
         prepare: @escaping @Sendable (inout EngineCore, Instant) throws(EngineError) -> Void,
@@ -110,11 +110,11 @@ package final class Engine: Sendable {
         let holding = DispatchSemaphore(value: 0)
         ready.close()
         storeClaimed.close()
-        ready.onWait { [weak self] in self?.readinessProbeAnswered() }  // someone waits: nothing to put first
+        ready.onWait { [weak self] in self?.letRecoveryRead() }  // someone waits: nothing to put first
         // A thread of its own, which opens and reads at a lower priority than the event loop once the file
         // is claimed: on a small machine the listener answers its first calls (an SDK's readiness probe)
-        // first, and the recovery has every cycle they leave. (Not a pool thread: an unprivileged process cannot raise a
-        // thread's priority back.)
+        // first, and the recovery has every cycle they leave. (Not a pool thread: an unprivileged process
+        // cannot raise a thread's priority back.)
         let recovery = Thread { [self] in
             let recovered: (wakeups: Wakeups, batches: [BatchKey])? = state.withLock { state in
                 holding.signal()
@@ -125,7 +125,8 @@ package final class Engine: Sendable {
                     // machine, reading 10,000 runs beside it made that answer ~4 ms later (at nice 10 too),
                     // so the reading waits for that answer, or a moment if nobody asks.
                     let (seconds, attoseconds) = waitingForAProbe.components
-                    _ = probeAnswered.wait(timeout: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)))
+                    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                    _ = recoveryMayRead.wait(timeout: .now() + .nanoseconds(nanoseconds))
                     lowerCurrentThreadPriority()
                     var store = try claimed.open()
                     let began = ContinuousClock.now
@@ -153,10 +154,10 @@ package final class Engine: Sendable {
         holding.wait()
     }
 
-    /// A readiness probe was answered (or a call waits for the engine): a recovery waiting for either goes
-    /// on (once; later calls do nothing).
-    @Sendable package func readinessProbeAnswered() {
-        if !probeSignalled.exchange(true, ordering: .relaxed) { probeAnswered.signal() }
+    /// A readiness probe was answered, or a call waits for the engine: a recovery waiting for either reads
+    /// now (once; later calls do nothing).
+    @Sendable package func letRecoveryRead() {
+        if !recoveryLetRead.exchange(true, ordering: .relaxed) { recoveryMayRead.signal() }
     }
 
     /// Runs `body` on the core as one transition (what a server sets up before its first call).

@@ -69,14 +69,8 @@ import TimekeeperStore
         // A server on the file: the running batch visits the three runs it had left.
         let engine = Engine(configuration: .init(skipsTime: false, startsLocked: false))
         let opened = RecoveryOpeningTests.Opened()
-        engine.recoverInBackground(claiming: {
-            let claim = try FileClaim(path: path)
-            return StoreClaim {
-                let store = try SQLiteExecutionStore(claim: claim)
-                opened.store.withLock { $0 = store }
-                return store
-            }
-        }, prepare: { _, _ in }, onFailure: { Issue.record("recovery failed: \($0)") })
+        engine.recoverInBackground(claiming: RecoveryOpeningTests.claimTimingTheOpening(path, opened), prepare: { _, _ in },
+                                   onFailure: { Issue.record("recovery failed: \($0)") })
         await engine.ready.opened()
         var described = try engine.describeBatchOperation(namespace: "default", jobID: "poke-all")
         for _ in 0..<200 where described.state == .running {

@@ -95,7 +95,7 @@ import TimekeeperStore
         await engine.storeClaimed.opened()
         try await Task.sleep(for: .milliseconds(50))
         #expect(opened.openingAt.withLock { $0 } == nil, "nothing is read before a probe is answered")
-        engine.readinessProbeAnswered()
+        engine.letRecoveryRead()
         let began = ContinuousClock.now
         await engine.ready.opened()
         #expect(ContinuousClock.now - began < .seconds(10))
