@@ -407,10 +407,10 @@ package struct EngineCore: Sendable {
         setCurrentRun(WorkflowKey(namespace: ref.namespace, workflowID: ref.workflowID), ref.runID)
     }
 
-    /// A recovered run's history (see `EngineCore+Recovery.swift`); later events continue its task ids.
     /// Room for `count` more histories (recovery knows how many runs it adds).
     mutating func reserveHistories(_ count: Int) { histories.reserveCapacity(histories.count + count) }
 
+    /// A recovered run's history (see `EngineCore+Recovery.swift`); later events continue its task ids.
     mutating func restoreHistory(_ runID: String, _ history: [HistoryEvent]) {
         histories[runID] = history
         touched.append(runID)

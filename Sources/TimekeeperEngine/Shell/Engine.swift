@@ -124,9 +124,7 @@ package final class Engine: Sendable {
                     // An SDK launching the server waits for its first GetSystemInfo answer: on a small
                     // machine, reading 10,000 runs beside it made that answer ~4 ms later (at nice 10 too),
                     // so the reading waits for that answer, or a moment if nobody asks.
-                    let (seconds, attoseconds) = waitingForAProbe.components
-                    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-                    _ = recoveryMayRead.wait(timeout: .now() + .nanoseconds(nanoseconds))
+                    _ = recoveryMayRead.wait(timeout: .now() + .nanoseconds(Int(waitingForAProbe.nanoseconds)))
                     lowerCurrentThreadPriority()
                     var store = try claimed.open()
                     let began = ContinuousClock.now
